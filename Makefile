@@ -1,0 +1,60 @@
+# Every target that runs code depends on `venv`, so a fresh clone needs nothing by hand.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+LANGS  := en zh_Hans zh_Hant es ru ar
+
+.PHONY: venv catalogs extract update-catalogs lint typecheck unit test run shell replay graph bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## Compile the gettext catalogs (.po -> .mo); the bot refuses to run without them.
+catalogs: venv
+	$(BIN)/pybabel compile --use-fuzzy=false -d locales -D messages 2>&1 | grep -v '^compiling' || true
+	$(BIN)/python -m bot.i18n.check --compiled
+
+## Pull every message (code and flows/*.yaml) into locales/messages.pot.
+extract: venv
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k N_ -k pgettext:1c,2 -k npgettext:1c,2,3 -k ngettext:1,2 --add-comments=TRANSLATORS: --sort-by-file --no-wrap -o locales/messages.pot .
+
+## Merge the .pot into every language's .po (new messages arrive untranslated).
+update-catalogs: extract
+	$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --no-wrap --ignore-obsolete
+
+lint: venv
+	$(BIN)/ruff check bot tests benchmarks
+	$(BIN)/ruff format --check bot tests benchmarks
+
+typecheck: venv
+	$(BIN)/mypy bot
+
+unit: catalogs
+	$(BIN)/python -m pytest -q
+
+test: lint typecheck unit
+
+run: catalogs
+	$(BIN)/python -m bot run
+
+shell: catalogs
+	$(BIN)/python -m bot shell $(if $(LANG_TAG),--lang $(LANG_TAG),)
+
+replay: catalogs
+	$(BIN)/python -m bot replay ../shared/trial/examples/*.json
+
+graph: venv
+	$(BIN)/python -m bot graph
+
+bench: catalogs
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	find locales -name '*.mo' -delete
