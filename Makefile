@@ -22,7 +22,7 @@ catalogs: venv
 
 ## Pull every message (code and flows/*.yaml) into locales/messages.pot.
 extract: venv
-	$(BIN)/pybabel extract -F babel.cfg -k _ -k N_ -k pgettext:1c,2 -k npgettext:1c,2,3 -k ngettext:1,2 --add-comments=TRANSLATORS: --sort-by-file --no-wrap -o locales/messages.pot .
+	$(BIN)/pybabel extract -F pyproject.toml -k _ -k N_ -k pgettext:1c,2 -k npgettext:1c,2,3 -k ngettext:1,2 --add-comments=TRANSLATORS: --sort-by-file --no-wrap -o locales/messages.pot .
 
 ## Merge the .pot into every language's .po (new messages arrive untranslated).
 update-catalogs: extract

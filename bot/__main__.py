@@ -1,0 +1,95 @@
+"""Command line: run, shell, replay, graph, db, keygen, purge. Wiring only."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from bot.engine.errors import FlowError
+from bot.i18n import LANGUAGES, CatalogError
+
+
+def _engine(flow: str):  # type: ignore[no-untyped-def]
+    from bot.engine.engine import load_engine
+
+    return load_engine(flow)
+
+
+def cmd_shell(args: argparse.Namespace) -> int:
+    """Chat with the flow in the terminal."""
+    from bot.channels.shell import run_shell
+
+    return run_shell(_engine(args.flow), args.lang)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Replay profile files and print one JSON line per profile."""
+    from bot.channels.replay import replay_files
+
+    lines, ok = replay_files(_engine(args.flow), [Path(p) for p in args.files])
+    for line in lines:
+        print(line)
+    return 0 if ok else 1
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    """Write the flow as a Mermaid state diagram."""
+    from bot.engine.machine import FlowMachine
+
+    text = FlowMachine(_engine(args.flow).flow).mermaid()
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Start the Telegram bot when a token is set, otherwise the terminal chat."""
+    if not os.environ.get("TELEGRAM_BOT_TOKEN"):
+        print("TELEGRAM_BOT_TOKEN is not set: starting the terminal chat instead.", file=sys.stderr)
+        return cmd_shell(args)
+    print("The Telegram channel is not built yet; use `python -m bot shell`.", file=sys.stderr)
+    return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the command-line parser."""
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    parser.add_argument("--flow", default=os.environ.get("FLOW", "nct06751199"), help="flow id in flows/")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="start the bot (Telegram, or the terminal chat without a token)")
+    run.add_argument("--lang", default="en", help="terminal chat language when no token is set")
+    run.set_defaults(func=cmd_run)
+
+    shell = sub.add_parser("shell", help="chat with the flow in the terminal")
+    shell.add_argument("--lang", default="en", help=f"language tag: {', '.join(LANGUAGES)}")
+    shell.set_defaults(func=cmd_shell)
+
+    replay = sub.add_parser("replay", help="run profile files through the engine")
+    replay.add_argument("files", nargs="+", help="profile JSON files")
+    replay.set_defaults(func=cmd_replay)
+
+    graph = sub.add_parser("graph", help="write the flow as a Mermaid diagram")
+    graph.add_argument("-o", "--output", help="file to write (default: standard output)")
+    graph.set_defaults(func=cmd_graph)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line."""
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except (FlowError, CatalogError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

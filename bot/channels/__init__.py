@@ -1,0 +1,1 @@
+"""Channel adapters: they translate input and output, and hold no rules of their own."""

@@ -1,0 +1,328 @@
+"""The conversation engine: one inbound event for a conversation in, replies out.
+
+It sends nothing and stores nothing. The caller loads the conversation record,
+calls :meth:`Engine.handle`, commits the record and ``Result`` changes, and only
+then sends ``Result.replies``.
+"""
+
+from __future__ import annotations
+
+from bot.engine import answers
+from bot.engine.events import Event, Result
+from bot.engine.flow import DONT_KNOW, Flow, Question
+from bot.engine.machine import ALERTS, CONFIRM_PREFIX, DONE, FlowMachine
+from bot.engine.record import Answer, Conversation
+from bot.engine.render import Renderer
+from bot.engine.rules import Verdict
+from bot.i18n import LANGUAGES, Catalogs, get_catalogs, negotiate
+
+UNIT_SUFFIX = "#unit"
+LANGUAGE_STEP = "language"
+CONFIRM, CHANGE = "confirm", "change"
+YES, NO = "yes", "no"
+HINT_AFTER_RETRIES = 2
+
+
+class Engine:
+    """Runs conversations of one flow; holds no per-conversation state."""
+
+    def __init__(self, flow: Flow, catalogs: Catalogs | None = None) -> None:
+        self.flow = flow
+        self.machine = FlowMachine(flow)
+        self.render = Renderer(flow, catalogs or get_catalogs())
+
+    # -- entry points ----------------------------------------------------------------
+
+    def new(self, lang: str, source: str = "") -> Conversation:
+        """Return a fresh conversation record at the first question."""
+        return Conversation(
+            flow_id=self.flow.id,
+            flow_version=str(self.flow.version),
+            lang=negotiate(lang),
+            state=self.machine.first,
+            source=source,
+        )
+
+    def handle(self, conv: Conversation, event: Event) -> Result:
+        """Apply one event to ``conv`` (in place) and return the replies and changes."""
+        result = Result()
+        if event.kind == "start":
+            self._start(conv, event, result)
+        elif event.kind == "command":
+            self._command(conv, event, result)
+        elif event.kind == "tap" and event.step == LANGUAGE_STEP:
+            self._set_language(conv, event.option, result)
+        elif conv.state == DONE:
+            result.replies.append(self.render.finished(conv))
+        elif conv.state == ALERTS:
+            self._alerts(conv, event, result)
+        elif conv.state.startswith(CONFIRM_PREFIX):
+            self._confirm(conv, event, result)
+        else:
+            self._answer(conv, event, result)
+        return result
+
+    def prompt(self, conv: Conversation) -> Result:
+        """Return the current question again (after a restart of the process, say)."""
+        result = Result()
+        self._reprompt(conv, result)
+        return result
+
+    # -- commands --------------------------------------------------------------------
+
+    def _start(self, conv: Conversation, event: Event, result: Result) -> None:
+        if event.arg:
+            conv.lang = negotiate(event.arg)
+        if conv.history or conv.state != self.machine.first:
+            result.replies.append(self.render.welcome_back(conv))
+            self._reprompt(conv, result)
+            return
+        result.replies.append(self.render.welcome(conv))
+        result.replies.append(self.render.question(conv, self.flow.questions[0]))
+
+    def _command(self, conv: Conversation, event: Event, result: Result) -> None:
+        if event.command == "restart":
+            result.withdrawn.extend(conv.answers)
+            conv.answers.clear()
+            conv.history.clear()
+            conv.pending, conv.outcome, conv.retries = None, None, 0
+            conv.state = self.machine.first
+            result.restarted = True
+            result.replies.append(self.render.restarted(conv))
+            result.replies.append(self.render.question(conv, self.flow.questions[0]))
+        elif event.command == "back":
+            self._back(conv, result)
+        elif event.command == "language":
+            if event.arg:
+                self._set_language(conv, event.arg, result)
+            else:
+                result.replies.append(self.render.language_menu(conv, LANGUAGE_STEP))
+        else:
+            result.replies.append(self.render.help(conv))
+            self._reprompt(conv, result)
+
+    def _back(self, conv: Conversation, result: Result) -> None:
+        if not conv.history:
+            result.replies.append(self.render.nothing_to_undo(conv))
+            self._reprompt(conv, result)
+            return
+        qid = conv.history.pop()
+        previous = conv.answers.pop(qid, None)
+        result.withdrawn.append(qid)
+        conv.state, conv.pending, conv.outcome, conv.retries = qid, None, None, 0
+        question = self.flow.question(qid)
+        result.replies.append(self.render.going_back(conv, question, previous))
+        result.replies.append(self.render.question(conv, question))
+
+    def _set_language(self, conv: Conversation, tag: str, result: Result) -> None:
+        lang = negotiate(tag)
+        if tag not in LANGUAGES and lang == "en" and not tag.lower().startswith("en"):
+            result.replies.append(self.render.language_menu(conv, LANGUAGE_STEP))
+            return
+        conv.lang = lang
+        result.replies.append(self.render.language_set(conv))
+        self._reprompt(conv, result)
+
+    def _reprompt(self, conv: Conversation, result: Result) -> None:
+        if conv.state == DONE:
+            result.replies.append(self.render.finished(conv))
+        elif conv.state == ALERTS:
+            result.replies.append(self.render.alerts_offer(conv, ALERTS))
+        elif conv.state.startswith(CONFIRM_PREFIX):
+            question = self.flow.question(conv.state.removeprefix(CONFIRM_PREFIX))
+            result.replies.append(self.render.confirm(conv, question, self._failing(conv)))
+        elif conv.pending:
+            question = self.flow.question(conv.state)
+            result.replies.append(self.render.unit_question(conv, question, conv.pending))
+        else:
+            result.replies.append(self.render.question(conv, self.flow.question(conv.state)))
+
+    # -- answering questions ---------------------------------------------------------
+
+    def _answer(self, conv: Conversation, event: Event, result: Result) -> None:
+        question = self.flow.question(conv.state)
+        if event.kind == "tap":
+            expected = conv.state + UNIT_SUFFIX if conv.pending else conv.state
+            if event.step != expected:
+                result.replies.append(self.render.stale_button(conv))
+                self._reprompt(conv, result)
+                return
+        if conv.pending:
+            answer = self._unit_answer(conv, question, event, result)
+        elif question.kind == "choice":
+            answer = self._choice_answer(conv, question, event, result)
+        else:
+            answer = self._measured_answer(conv, question, event, event.text, None, result)
+        if answer is None:
+            return
+        self._commit(conv, question, answer, result)
+
+    def _choice_answer(
+        self, conv: Conversation, question: Question, event: Event, result: Result
+    ) -> Answer | None:
+        if event.kind == "tap":
+            if event.option in question.option_ids:
+                return Answer(event.option)
+            result.replies.append(self.render.stale_button(conv))
+            self._reprompt(conv, result)
+            return None
+        labels = self.render.option_labels(conv, question)
+        matched = answers.match_choice(event.text, labels, conv.lang)
+        if matched is not None:
+            return Answer(matched, raw=event.text.strip())
+        self._retry(conv, question, self.render.not_understood(conv, question, event.text), result)
+        return None
+
+    def _measured_answer(
+        self,
+        conv: Conversation,
+        question: Question,
+        event: Event,
+        text: str,
+        forced_unit: str | None,
+        result: Result,
+    ) -> Answer | None:
+        assert question.measure is not None
+        if event.kind == "tap" and not conv.pending:
+            if event.option == DONT_KNOW and DONT_KNOW in question.option_ids:
+                return Answer(DONT_KNOW)
+            result.replies.append(self.render.stale_button(conv))
+            self._reprompt(conv, result)
+            return None
+        measured = answers.parse_measurement(text, question.measure, conv.lang, forced_unit)
+        if measured.status == "ok" and measured.value is not None:
+            return Answer(str(measured.value), raw=text.strip(), unit=measured.unit or "")
+        if measured.status == "unknown" and DONT_KNOW in question.option_ids:
+            return Answer(DONT_KNOW, raw=text.strip())
+        if measured.status == "need_unit":
+            conv.pending = {"raw": text.strip()}
+            result.replies.append(self.render.unit_question(conv, question, conv.pending))
+            return None
+        reply = self.render.measurement_problem(conv, question, measured, text)
+        conv.pending = None
+        self._retry(conv, question, reply, result)
+        return None
+
+    def _unit_answer(
+        self, conv: Conversation, question: Question, event: Event, result: Result
+    ) -> Answer | None:
+        assert question.measure is not None and conv.pending is not None
+        raw = conv.pending["raw"]
+        if event.kind == "tap":
+            if event.option in question.measure.ask:
+                return self._measured_answer(conv, question, event, raw, event.option, result)
+            result.replies.append(self.render.stale_button(conv))
+            self._reprompt(conv, result)
+            return None
+        labels = self.render.unit_labels(conv, question.measure.ask)
+        unit = answers.match_choice(event.text, labels, conv.lang)
+        if unit is not None:
+            return self._measured_answer(conv, question, event, raw, unit, result)
+        # Anything else is a fresh answer to the question ("65 kg", "I don't know", "130").
+        if event.text.strip() == raw:
+            self._retry(conv, question, self.render.unit_needed(conv, question), result)
+            return None
+        conv.pending = None
+        return self._measured_answer(conv, question, event, event.text, None, result)
+
+    def _retry(self, conv: Conversation, question: Question, problem_text: str, result: Result) -> None:
+        conv.retries += 1
+        result.replies.append(
+            self.render.problem(conv, question, problem_text, hint=conv.retries >= HINT_AFTER_RETRIES)
+        )
+        if conv.pending:
+            result.replies.append(self.render.unit_question(conv, question, conv.pending))
+        else:
+            result.replies.append(self.render.question(conv, question))
+
+    def _commit(self, conv: Conversation, question: Question, answer: Answer, result: Result) -> None:
+        conv.answers[question.id] = answer
+        conv.history.append(question.id)
+        conv.pending, conv.retries = None, 0
+        result.answered.append((question.id, answer))
+        if answer.value in question.urgent_when:
+            result.replies.append(self.render.urgent(conv, question))
+        self.machine.trigger(conv, "next")
+        if conv.state.startswith(CONFIRM_PREFIX):
+            result.replies.append(self.render.confirm(conv, question, self._failing(conv)))
+        elif conv.state == DONE:
+            self._decide(conv, result)
+        else:
+            result.replies.append(self.render.question(conv, self.flow.question(conv.state)))
+
+    # -- early stop, outcome, alerts -------------------------------------------------
+
+    def _failing(self, conv: Conversation) -> list[str]:
+        verdicts = self.flow.evaluate(self.flow.view(conv.answers))
+        return [cid for cid, verdict in verdicts.items() if verdict is Verdict.FAIL]
+
+    def _confirm(self, conv: Conversation, event: Event, result: Result) -> None:
+        question = self.flow.question(conv.state.removeprefix(CONFIRM_PREFIX))
+        if event.kind == "tap":
+            choice = event.option if event.step == conv.state else None
+        else:
+            labels = self.render.confirm_labels(conv)
+            matched = answers.match_choice(event.text, [(YES, labels[0][1]), (NO, labels[1][1])], conv.lang)
+            choice = {YES: CONFIRM, NO: CHANGE}.get(matched or "")
+        if choice == CONFIRM:
+            self.machine.trigger(conv, "confirm")
+            self._decide(conv, result)
+        elif choice == CHANGE:
+            self.machine.trigger(conv, "revise")
+            if conv.history and conv.history[-1] == question.id:
+                conv.history.pop()
+            previous = conv.answers.pop(question.id, None)
+            result.withdrawn.append(question.id)
+            result.replies.append(self.render.going_back(conv, question, previous))
+            result.replies.append(self.render.question(conv, question))
+        else:
+            if event.kind == "tap":
+                result.replies.append(self.render.stale_button(conv))
+            else:
+                result.replies.append(self.render.please_choose(conv))
+            result.replies.append(self.render.confirm(conv, question, self._failing(conv)))
+
+    def _decide(self, conv: Conversation, result: Result) -> None:
+        verdicts = self.flow.evaluate(self.flow.view(conv.answers))
+        failed = [cid for cid, v in verdicts.items() if v is Verdict.FAIL]
+        unknown = [cid for cid, v in verdicts.items() if v is Verdict.UNKNOWN]
+        if failed:
+            outcome = "likely_ineligible"
+        elif unknown:
+            outcome = "needs_review"
+        else:
+            outcome = "likely_eligible"
+        conv.outcome = {
+            "outcome": outcome,
+            "failed": failed,
+            "unknown": unknown,
+            "flow": self.flow.id,
+            "flow_version": self.flow.version,
+            "protocol": self.flow.protocol,
+        }
+        result.outcome = conv.outcome
+        result.replies.append(self.render.ending(conv, outcome, failed, unknown))
+        if conv.state == ALERTS:
+            result.replies.append(self.render.alerts_offer(conv, ALERTS))
+
+    def _alerts(self, conv: Conversation, event: Event, result: Result) -> None:
+        if event.kind == "tap":
+            choice = event.option if event.step == ALERTS else None
+        else:
+            choice = answers.match_choice(event.text, self.render.alerts_labels(conv), conv.lang)
+        if choice not in (YES, NO):
+            result.replies.append(self.render.please_choose(conv))
+            result.replies.append(self.render.alerts_offer(conv, ALERTS))
+            return
+        result.alerts = choice == YES
+        if conv.outcome is not None:
+            conv.outcome["alerts"] = choice
+        self.machine.trigger(conv, "finish")
+        result.replies.append(self.render.alerts_answered(conv, result.alerts))
+
+
+def load_engine(flow_id: str = "nct06751199", catalogs: Catalogs | None = None) -> Engine:
+    """Load ``flows/<flow_id>.yaml`` and build its engine (and its one Machine)."""
+    from bot.engine.flow import flow_path, load_flow
+
+    return Engine(load_flow(flow_path(flow_id)), catalogs)

@@ -1,0 +1,76 @@
+"""What goes into the engine (one inbound event) and what comes out (replies and changes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from bot.engine.record import Answer
+
+EventKind = Literal["start", "text", "tap", "command"]
+ReplyKind = Literal["info", "question", "error", "urgent", "confirm", "ending"]
+Expects = Literal["choice", "number", "text", "none"]
+COMMANDS = frozenset({"back", "restart", "help", "language"})
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing a person did: typed text, tapped an option, or gave a command."""
+
+    kind: EventKind
+    text: str = ""
+    step: str = ""  # tap: the step whose option was tapped (from the button's data)
+    option: str = ""  # tap: the option id
+    command: str = ""  # command: back | restart | help | language
+    arg: str = ""  # start: a language tag; language: the chosen language
+
+    @classmethod
+    def start(cls, lang: str = "") -> Event:
+        """Return the event for opening a conversation."""
+        return cls("start", arg=lang)
+
+    @classmethod
+    def say(cls, text: str) -> Event:
+        """Return the event for typed text."""
+        return cls("text", text=text)
+
+    @classmethod
+    def tap(cls, step: str, option: str) -> Event:
+        """Return the event for a tapped option of ``step``."""
+        return cls("tap", step=step, option=option)
+
+    @classmethod
+    def cmd(cls, command: str, arg: str = "") -> Event:
+        """Return the event for a command such as back or restart."""
+        return cls("command", command=command, arg=arg)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """An option offered with a reply: its id and the label in the patient's language."""
+
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message for the patient; a channel decides how to show it."""
+
+    text: str
+    kind: ReplyKind = "info"
+    choices: tuple[Choice, ...] = ()
+    expects: Expects = "none"
+    step: str = ""  # the step the choices answer; channels echo it back with a tap
+
+
+@dataclass
+class Result:
+    """What one event did: the replies to send and the changes to commit first."""
+
+    replies: list[Reply] = field(default_factory=list)
+    answered: list[tuple[str, Answer]] = field(default_factory=list)
+    withdrawn: list[str] = field(default_factory=list)  # facts whose answers were taken back
+    outcome: dict[str, Any] | None = None  # set when this event decided the outcome
+    alerts: bool | None = None  # set when the patient answered the offer of other trials
+    restarted: bool = False

@@ -1,0 +1,39 @@
+"""The languages the bot speaks, as BCP 47 tags, and where their catalogs live."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+LANGUAGES: tuple[str, ...] = ("en", "zh-Hans", "zh-Hant", "es", "ru", "ar")
+DEFAULT_LANGUAGE = "en"
+RTL_LANGUAGES = frozenset({"ar"})
+DOMAIN = "messages"
+
+
+def locales_dir() -> Path:
+    """Return the folder holding ``<lang>/LC_MESSAGES/messages.{po,mo}``."""
+    override = os.environ.get("LOCALES_DIR")
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parents[2] / "locales"
+
+
+def catalog_dirname(lang: str) -> str:
+    """Return the folder name of a language's catalog ("zh-Hans" -> "zh_Hans")."""
+    return lang.replace("-", "_")
+
+
+def babel_locale(lang: str) -> str:
+    """Return the Babel locale identifier for a language tag."""
+    return lang.replace("-", "_")
+
+# Each language named in itself, as people look for their own.
+LANGUAGE_NAMES: dict[str, str] = {
+    "en": "English",
+    "zh-Hans": "简体中文",
+    "zh-Hant": "繁體中文",
+    "es": "Español",
+    "ru": "Русский",
+    "ar": "العربية",
+}
