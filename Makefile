@@ -1,4 +1,6 @@
 # Every target that runs code depends on `venv`, so a fresh clone needs nothing by hand.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -17,16 +19,18 @@ venv: $(STAMP)
 
 ## Compile the gettext catalogs (.po -> .mo); the bot refuses to run without them.
 catalogs: venv
-	$(BIN)/pybabel compile --use-fuzzy=false -d locales -D messages 2>&1 | grep -v '^compiling' || true
+	$(BIN)/pybabel compile -d locales -D messages 2>&1 | { grep -v "^compiling catalog" || true; }
 	$(BIN)/python -m bot.i18n.check --compiled
 
 ## Pull every message (code and flows/*.yaml) into locales/messages.pot.
 extract: venv
-	$(BIN)/pybabel extract -F pyproject.toml -k _ -k N_ -k pgettext:1c,2 -k npgettext:1c,2,3 -k ngettext:1,2 --add-comments=TRANSLATORS: --sort-by-file --no-wrap -o locales/messages.pot .
+	$(BIN)/pybabel extract -F pyproject.toml -k N_ --add-comments=TRANSLATORS: --sort-by-file --no-wrap \
+		--project trialbot --version 1 -o locales/messages.pot .
 
 ## Merge the .pot into every language's .po (new messages arrive untranslated).
 update-catalogs: extract
 	$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --no-wrap --ignore-obsolete
+	$(BIN)/python -m bot.i18n.source
 
 lint: venv
 	$(BIN)/ruff check bot tests benchmarks

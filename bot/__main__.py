@@ -59,10 +59,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """Return the command-line parser."""
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
-    parser.add_argument("--flow", default=os.environ.get("FLOW", "nct06751199"), help="flow id in flows/")
+    parser.add_argument(
+        "--flow", default=os.environ.get("FLOW", "nct06751199"), help="flow id in flows/"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="start the bot (Telegram, or the terminal chat without a token)")
+    run = sub.add_parser(
+        "run", help="start the bot (Telegram, or the terminal chat without a token)"
+    )
     run.add_argument("--lang", default="en", help="terminal chat language when no token is set")
     run.set_defaults(func=cmd_run)
 

@@ -27,7 +27,14 @@ def test_the_reference_profile_is_likely_eligible(engine: Engine) -> None:
 
 @pytest.mark.parametrize(
     ("age", "expected"),
-    [("17", "fail"), ("18", "pass"), ("70", "pass"), ("71", "fail"), ("17.9", "fail"), ("70.9", "pass")],
+    [
+        ("17", "fail"),
+        ("18", "pass"),
+        ("70", "pass"),
+        ("71", "fail"),
+        ("17.9", "fail"),
+        ("70.9", "pass"),
+    ],
 )
 def test_age_limits_include_both_ends(engine: Engine, age: str, expected: str) -> None:
     assert verdict_of(engine, "age", age=age) == expected
@@ -64,7 +71,9 @@ def test_hba1c_threshold(engine: Engine, hba1c: str, expected: str) -> None:
         ("unknown", "unknown"),
     ],
 )
-def test_fasting_c_peptide_threshold_in_each_unit(engine: Engine, fasting: str, expected: str) -> None:
+def test_fasting_c_peptide_threshold_in_each_unit(
+    engine: Engine, fasting: str, expected: str
+) -> None:
     assert verdict_of(engine, "islet_failure", c_peptide_fasting=fasting) == expected
 
 
@@ -81,7 +90,9 @@ def test_fasting_c_peptide_threshold_in_each_unit(engine: Engine, fasting: str, 
         ("unknown", "unknown"),
     ],
 )
-def test_two_hour_c_peptide_threshold_in_each_unit(engine: Engine, after_meal: str, expected: str) -> None:
+def test_two_hour_c_peptide_threshold_in_each_unit(
+    engine: Engine, after_meal: str, expected: str
+) -> None:
     assert verdict_of(engine, "islet_failure", c_peptide_2h=after_meal) == expected
 
 
@@ -99,7 +110,9 @@ def test_two_hour_c_peptide_threshold_in_each_unit(engine: Engine, after_meal: s
         ("165 cm", "unknown", "unknown"),
     ],
 )
-def test_bmi_limits_with_half_up_rounding(engine: Engine, height: str, weight: str, expected: str) -> None:
+def test_bmi_limits_with_half_up_rounding(
+    engine: Engine, height: str, weight: str, expected: str
+) -> None:
     assert verdict_of(engine, "bmi", height=height, weight=weight) == expected
 
 
@@ -118,7 +131,9 @@ def test_bmi_limits_with_half_up_rounding(engine: Engine, height: str, weight: s
         ("female", "unknown", "unknown"),
     ],
 )
-def test_hemoglobin_limit_depends_on_sex(engine: Engine, sex: str, hemoglobin: str, expected: str) -> None:
+def test_hemoglobin_limit_depends_on_sex(
+    engine: Engine, sex: str, hemoglobin: str, expected: str
+) -> None:
     assert verdict_of(engine, "anemia", sex=sex, hemoglobin=hemoglobin) == expected
 
 

@@ -1,4 +1,4 @@
-"""Flows are data: the real flow loads, a second trial is only a new file, broken flows fail clearly."""
+"""Flows are data: the real flow loads, a new trial is a new file, broken flows fail clearly."""
 
 from __future__ import annotations
 
@@ -16,17 +16,54 @@ from bot.engine.flow import flow_path, load_flow, parse_flow
 from tests.conftest import DATA
 
 SPEC_FACTS = {
-    "diabetes_diagnosed", "age", "sex", "diabetes_type", "frequent_hypoglycemia",
-    "severe_hypoglycemia_12m", "diabetes_organ_complications", "hba1c", "c_peptide_fasting",
-    "c_peptide_2h", "height", "weight", "hemoglobin", "dka_uncontrolled", "severe_allergies", "hiv",
-    "hepatitis", "uncontrolled_infection", "acute_pancreatitis_history", "thrombosis_history",
-    "severe_organ_disease", "pregnant", "pregnancy_planned", "breastfeeding", "mental_illness",
-    "substance_abuse", "tumor", "other_autoimmune", "blood_disorder", "willing_to_consent",
+    "diabetes_diagnosed",
+    "age",
+    "sex",
+    "diabetes_type",
+    "frequent_hypoglycemia",
+    "severe_hypoglycemia_12m",
+    "diabetes_organ_complications",
+    "hba1c",
+    "c_peptide_fasting",
+    "c_peptide_2h",
+    "height",
+    "weight",
+    "hemoglobin",
+    "dka_uncontrolled",
+    "severe_allergies",
+    "hiv",
+    "hepatitis",
+    "uncontrolled_infection",
+    "acute_pancreatitis_history",
+    "thrombosis_history",
+    "severe_organ_disease",
+    "pregnant",
+    "pregnancy_planned",
+    "breastfeeding",
+    "mental_illness",
+    "substance_abuse",
+    "tumor",
+    "other_autoimmune",
+    "blood_disorder",
+    "willing_to_consent",
 }
 SPEC_CRITERIA = [
-    "diagnosis", "age", "islet_failure", "indication", "consent", "dka", "allergy", "bmi", "anemia",
-    "infection", "thrombosis_or_organ_disease", "other_diabetes_form", "pregnancy",
-    "mental_health_or_substance", "tumor", "autoimmune_or_blood",
+    "diagnosis",
+    "age",
+    "islet_failure",
+    "indication",
+    "consent",
+    "dka",
+    "allergy",
+    "bmi",
+    "anemia",
+    "infection",
+    "thrombosis_or_organ_disease",
+    "other_diabetes_form",
+    "pregnancy",
+    "mental_health_or_substance",
+    "tumor",
+    "autoimmune_or_blood",
 ]
 
 
@@ -78,29 +115,70 @@ def _criterion(data: dict[str, Any], cid: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("mutate", "where", "problem"),
     [
-        (lambda d: _criterion(d, "dka").update(rule={"eval": "os.system('x')"}), "criterion 'dka'",
-         "unknown predicate 'eval'"),
-        (lambda d: _criterion(d, "dka").update(rule={"none_yes": ["dka_controlled"]}), "criterion 'dka'",
-         "unknown fact 'dka_controlled'"),
-        (lambda d: _criterion(d, "diagnosis").update(
-            rule={"choice": {"fact": "diabetes_diagnosed", "pass": [True], "fail": ["no"]}}),
-         "criterion 'diagnosis'", "quote yes/no"),
-        (lambda d: _question(d, "pregnant").update(when={"fact": "breastfeeding", "in": ["yes"]}),
-         "question 'pregnant'", "not asked before it"),
-        (lambda d: _question(d, "sex").update(options=[{"id": "female", "label": "F"}, {"id": "female", "label": "F"}]),
-         "question 'sex'", "duplicate option ids"),
-        (lambda d: _question(d, "hba1c").update(units=["percent", "furlongs"]), "question 'hba1c'",
-         "no unit 'furlongs'"),
-        (lambda d: _question(d, "hba1c").update(plausable={"min": 1}), "question 'hba1c'", "unknown key"),
-        (lambda d: d["questions"].append(dict(_question(d, "age"))), "question 'age'", "duplicate question id"),
-        (lambda d: _criterion(d, "age").update(rule={"between": {"fact": "age", "min": 18}}),
-         "criterion 'age'", "missing ['max']"),
-        (lambda d: _criterion(d, "age").update(rule={"between": {"fact": "sex", "min": 1, "max": 2}}),
-         "criterion 'age'", "not a measurement"),
+        (
+            lambda d: _criterion(d, "dka").update(rule={"eval": "os.system('x')"}),
+            "criterion 'dka'",
+            "unknown predicate 'eval'",
+        ),
+        (
+            lambda d: _criterion(d, "dka").update(rule={"none_yes": ["dka_controlled"]}),
+            "criterion 'dka'",
+            "unknown fact 'dka_controlled'",
+        ),
+        (
+            lambda d: _criterion(d, "diagnosis").update(
+                rule={"choice": {"fact": "diabetes_diagnosed", "pass": [True], "fail": ["no"]}}
+            ),
+            "criterion 'diagnosis'",
+            "quote yes/no",
+        ),
+        (
+            lambda d: _question(d, "pregnant").update(
+                when={"fact": "breastfeeding", "in": ["yes"]}
+            ),
+            "question 'pregnant'",
+            "not asked before it",
+        ),
+        (
+            lambda d: _question(d, "sex").update(
+                options=[{"id": "female", "label": "F"}, {"id": "female", "label": "F"}]
+            ),
+            "question 'sex'",
+            "duplicate option ids",
+        ),
+        (
+            lambda d: _question(d, "hba1c").update(units=["percent", "furlongs"]),
+            "question 'hba1c'",
+            "no unit 'furlongs'",
+        ),
+        (
+            lambda d: _question(d, "hba1c").update(plausable={"min": 1}),
+            "question 'hba1c'",
+            "unknown key",
+        ),
+        (
+            lambda d: d["questions"].append(dict(_question(d, "age"))),
+            "question 'age'",
+            "duplicate question id",
+        ),
+        (
+            lambda d: _criterion(d, "age").update(rule={"between": {"fact": "age", "min": 18}}),
+            "criterion 'age'",
+            "missing ['max']",
+        ),
+        (
+            lambda d: _criterion(d, "age").update(
+                rule={"between": {"fact": "sex", "min": 1, "max": 2}}
+            ),
+            "criterion 'age'",
+            "not a measurement",
+        ),
         (lambda d: d.update(schema=2), "flow", "'schema' must be 1"),
     ],
 )
-def test_a_broken_flow_names_the_file_the_step_and_the_problem(mutate: Any, where: str, problem: str) -> None:
+def test_a_broken_flow_names_the_file_the_step_and_the_problem(
+    mutate: Any, where: str, problem: str
+) -> None:
     error = _broken(mutate)
     assert error.source == "flows/broken.yaml"
     assert error.where == where

@@ -27,7 +27,9 @@ def agrees(got: dict[str, object], want: dict[str, object]) -> bool:
         return False
     failed, want_failed = set(got["failed"]), set(want["failed"])  # type: ignore[call-overload]
     if want["outcome"] == "likely_ineligible":
-        return bool(failed) and failed <= want_failed and set(got["unknown"]) <= set(want["unknown"])  # type: ignore[call-overload]
+        return (
+            bool(failed) and failed <= want_failed and set(got["unknown"]) <= set(want["unknown"])
+        )  # type: ignore[call-overload]
     return failed == want_failed and got["unknown"] == want["unknown"]
 
 
@@ -38,7 +40,9 @@ def test_example_profile_agrees(engine: Engine, path: Path) -> None:
     assert agrees(got, _expected()[profile["id"]]), got
 
 
-def test_bad_json_gives_an_error_line_and_the_rest_still_run(engine: Engine, tmp_path: Path) -> None:
+def test_bad_json_gives_an_error_line_and_the_rest_still_run(
+    engine: Engine, tmp_path: Path
+) -> None:
     broken = tmp_path / "broken.json"
     broken.write_text("{not json", encoding="utf-8")
     paths = [EXAMPLES / "example-01.json", broken, EXAMPLES / "example-02.json"]
@@ -58,17 +62,26 @@ def test_missing_answer_is_an_error_line(engine: Engine) -> None:
 
 def test_answer_the_bot_cannot_accept_is_an_error_line(engine: Engine, tmp_path: Path) -> None:
     path = tmp_path / "p.json"
-    path.write_text(json.dumps({"id": "p2", "language": "en", "answers": {"diabetes_diagnosed": "yes", "age": "150"}}))
+    path.write_text(
+        json.dumps(
+            {"id": "p2", "language": "en", "answers": {"diabetes_diagnosed": "yes", "age": "150"}}
+        )
+    )
     lines, ok = replay_files(engine, [path])
     assert not ok
-    assert json.loads(lines[0]) == {"id": "p2", "error": "the bot could not accept the answer for age"}
+    assert json.loads(lines[0]) == {
+        "id": "p2",
+        "error": "the bot could not accept the answer for age",
+    }
 
 
 def test_bare_weight_without_a_unit_cannot_be_settled(engine: Engine, tmp_path: Path) -> None:
     from tests.conftest import with_answers
 
     path = tmp_path / "p.json"
-    path.write_text(json.dumps({"id": "p3", "language": "zh-Hans", "answers": with_answers(weight="130")}))
+    path.write_text(
+        json.dumps({"id": "p3", "language": "zh-Hans", "answers": with_answers(weight="130")})
+    )
     lines, ok = replay_files(engine, [path])
     assert not ok and "weight" in json.loads(lines[0])["error"]
 

@@ -81,7 +81,10 @@ def replay_files(engine: Engine, paths: Iterable[Path]) -> tuple[list[str], bool
             if not isinstance(profile, dict):
                 raise ReplayError("a profile must be a JSON object")
         except (OSError, ValueError) as exc:
-            line, ok = {"id": Path(path).stem, "error": f"cannot read profile: {_short(exc)}"}, False
+            line, ok = (
+                {"id": Path(path).stem, "error": f"cannot read profile: {_short(exc)}"},
+                False,
+            )
         except ReplayError as exc:
             line, ok = {"id": Path(path).stem, "error": str(exc)}, False
         else:

@@ -218,24 +218,39 @@ class Engine:
         unit = answers.match_choice(event.text, labels, conv.lang)
         if unit is not None:
             return self._measured_answer(conv, question, event, raw, unit, result)
-        # Anything else is a fresh answer to the question ("65 kg", "I don't know", "130").
         if event.text.strip() == raw:
             self._retry(conv, question, self.render.unit_needed(conv, question), result)
             return None
+        # A typed unit word ("斤") completes the number; a whole answer ("61 kg",
+        # "I don't know", another bare number) replaces it.
+        spec, lang = question.measure, conv.lang
+        fresh = answers.parse_measurement(event.text, spec, lang)
+        combined = answers.parse_measurement(f"{raw} {event.text}", spec, lang)
+        text = (
+            f"{raw} {event.text.strip()}"
+            if fresh.status != "ok" and combined.status == "ok"
+            else event.text
+        )
         conv.pending = None
-        return self._measured_answer(conv, question, event, event.text, None, result)
+        return self._measured_answer(conv, question, event, text, None, result)
 
-    def _retry(self, conv: Conversation, question: Question, problem_text: str, result: Result) -> None:
+    def _retry(
+        self, conv: Conversation, question: Question, problem_text: str, result: Result
+    ) -> None:
         conv.retries += 1
         result.replies.append(
-            self.render.problem(conv, question, problem_text, hint=conv.retries >= HINT_AFTER_RETRIES)
+            self.render.problem(
+                conv, question, problem_text, hint=conv.retries >= HINT_AFTER_RETRIES
+            )
         )
         if conv.pending:
             result.replies.append(self.render.unit_question(conv, question, conv.pending))
         else:
             result.replies.append(self.render.question(conv, question))
 
-    def _commit(self, conv: Conversation, question: Question, answer: Answer, result: Result) -> None:
+    def _commit(
+        self, conv: Conversation, question: Question, answer: Answer, result: Result
+    ) -> None:
         conv.answers[question.id] = answer
         conv.history.append(question.id)
         conv.pending, conv.retries = None, 0
@@ -262,7 +277,9 @@ class Engine:
             choice = event.option if event.step == conv.state else None
         else:
             labels = self.render.confirm_labels(conv)
-            matched = answers.match_choice(event.text, [(YES, labels[0][1]), (NO, labels[1][1])], conv.lang)
+            matched = answers.match_choice(
+                event.text, [(YES, labels[0][1]), (NO, labels[1][1])], conv.lang
+            )
             choice = {YES: CONFIRM, NO: CHANGE}.get(matched or "")
         if choice == CONFIRM:
             self.machine.trigger(conv, "confirm")

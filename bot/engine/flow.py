@@ -23,19 +23,43 @@ from bot.engine.rules import (
     compile_condition,
     compile_rule,
 )
-from bot.engine.units import get_units
+from bot.engine.units import load_units
 
 SCHEMA = 1
 FLOWS_DIR = Path(__file__).resolve().parents[2] / "flows"
 _QUESTION_KEYS = frozenset(
-    {"id", "kind", "text", "why", "options", "when", "urgent", "quantity", "units", "bare",
-     "ask_units", "plausible", "whole", "dont_know"}
+    {
+        "id",
+        "kind",
+        "text",
+        "why",
+        "options",
+        "when",
+        "urgent",
+        "quantity",
+        "units",
+        "bare",
+        "ask_units",
+        "plausible",
+        "whole",
+        "dont_know",
+    }
 )
 _MEASURE_ONLY = frozenset({"quantity", "units", "bare", "ask_units", "plausible", "whole"})
 _CRITERION_KEYS = frozenset({"id", "listing", "title", "fail", "unknown", "rule"})
 _TOP_KEYS = frozenset(
-    {"schema", "id", "version", "protocol", "title", "site", "minutes", "option_sets",
-     "questions", "criteria"}
+    {
+        "schema",
+        "id",
+        "version",
+        "protocol",
+        "title",
+        "site",
+        "minutes",
+        "option_sets",
+        "questions",
+        "criteria",
+    }
 )
 DONT_KNOW = "unknown"
 
@@ -153,7 +177,9 @@ def _options(raw: Any, sets: Mapping[str, Any], where: str, source: str) -> tupl
         if not isinstance(item, dict) or set(item) != {"id", "label"}:
             raise FlowError(source, where, f"an option needs exactly 'id' and 'label': {item!r}")
         if not isinstance(item["id"], str) or not isinstance(item["label"], str):
-            raise FlowError(source, where, f"option id and label must be strings (quote yes/no): {item!r}")
+            raise FlowError(
+                source, where, f"option id and label must be strings (quote yes/no): {item!r}"
+            )
         options.append(Option(item["id"], item["label"]))
     ids = [o.id for o in options]
     if len(set(ids)) != len(ids):
@@ -169,7 +195,7 @@ def _decimal(value: Any, where: str, source: str) -> Decimal:
 
 
 def _measure(data: Mapping[str, Any], where: str, source: str) -> MeasureSpec:
-    units = get_units()
+    units = load_units()
     quantity = _need(data, "quantity", str, where, source)
     if quantity not in units.quantities:
         raise FlowError(source, where, f"unknown quantity {quantity!r}")
@@ -186,7 +212,9 @@ def _measure(data: Mapping[str, Any], where: str, source: str) -> MeasureSpec:
         extra = set(rule) - {"unit", "gt", "ge", "lt", "le"}
         if extra:
             raise FlowError(source, where, f"unknown bare-rule key(s) {sorted(extra)}")
-        bounds = {k: _decimal(rule[k], where, source) for k in ("gt", "ge", "lt", "le") if k in rule}
+        bounds = {
+            k: _decimal(rule[k], where, source) for k in ("gt", "ge", "lt", "le") if k in rule
+        }
         bare.append(BareRule(unit=rule["unit"], **bounds))
     plausible = _need(data, "plausible", dict, where, source)
     if set(plausible) != {"min", "max"}:
@@ -220,15 +248,19 @@ def parse_flow(data: Any, source: str = "<flow>") -> Flow:
     staged: list[tuple[dict[str, Any], str, tuple[Option, ...]]] = []
     for index, raw in enumerate(raw_questions):
         where = f"question #{index + 1}"
-        _check_keys(raw, _QUESTION_KEYS, where, source)
+        if not isinstance(raw, dict):
+            raise FlowError(source, where, "must be a mapping")
         qid = _need(raw, "id", str, where, source)
         where = f"question {qid!r}"
+        _check_keys(raw, _QUESTION_KEYS, where, source)
         if qid in infos:
             raise FlowError(source, where, "duplicate question id")
         kind = raw.get("kind")
         if kind == "choice":
             if _MEASURE_ONLY & set(raw):
-                raise FlowError(source, where, f"a choice has no {sorted(_MEASURE_ONLY & set(raw))}")
+                raise FlowError(
+                    source, where, f"a choice has no {sorted(_MEASURE_ONLY & set(raw))}"
+                )
             options = _options(raw.get("options"), sets, where, source)
         elif kind == "measurement":
             if "options" in raw:
@@ -251,7 +283,9 @@ def parse_flow(data: Any, source: str = "<flow>") -> Flow:
                 raise FlowError(source, where, f"when: {exc}") from None
             later = [f for f in when_facts if infos[f].position >= infos[qid].position]
             if later:
-                raise FlowError(source, where, f"'when' reads {later}, which are not asked before it")
+                raise FlowError(
+                    source, where, f"'when' reads {later}, which are not asked before it"
+                )
         urgent = raw.get("urgent") or {}
         if urgent:
             _check_keys(urgent, frozenset({"when", "text"}), f"{where} urgent", source)
@@ -277,9 +311,11 @@ def parse_flow(data: Any, source: str = "<flow>") -> Flow:
     seen: set[str] = set()
     for index, raw in enumerate(raw_criteria):
         where = f"criterion #{index + 1}"
-        _check_keys(raw, _CRITERION_KEYS, where, source)
+        if not isinstance(raw, dict):
+            raise FlowError(source, where, "must be a mapping")
         cid = _need(raw, "id", str, where, source)
         where = f"criterion {cid!r}"
+        _check_keys(raw, _CRITERION_KEYS, where, source)
         if cid in seen:
             raise FlowError(source, where, "duplicate criterion id")
         seen.add(cid)
@@ -301,7 +337,9 @@ def parse_flow(data: Any, source: str = "<flow>") -> Flow:
     if not questions or not criteria:
         raise FlowError(source, "flow", "a flow needs at least one question and one criterion")
     if questions[0].when is not None:
-        raise FlowError(source, f"question {questions[0].id!r}", "the first question must always be asked")
+        raise FlowError(
+            source, f"question {questions[0].id!r}", "the first question must always be asked"
+        )
 
     return Flow(
         id=flow_id,

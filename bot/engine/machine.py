@@ -10,7 +10,7 @@ shared machine with ``machine.events[name].trigger(conversation)``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from transitions import EventData, Machine
 
@@ -36,8 +36,7 @@ class _Check:
         self._test = test
 
     def __call__(self, event: EventData) -> bool:
-        model: Conversation = event.model
-        return self._test(model)
+        return self._test(cast(Conversation, event.model))
 
 
 class FlowMachine:
@@ -63,8 +62,12 @@ class FlowMachine:
         result: list[dict[str, Any]] = []
         for index, question in enumerate(flow.questions):
             result.append(
-                {"trigger": "next", "source": question.id, "dest": confirm_state(question.id),
-                 "conditions": [fails]}
+                {
+                    "trigger": "next",
+                    "source": question.id,
+                    "dest": confirm_state(question.id),
+                    "conditions": [fails],
+                }
             )
             unconditional = False
             for later in flow.questions[index + 1 :]:
@@ -74,8 +77,12 @@ class FlowMachine:
                     break
                 check = _Check(f"ask {later.id}", self._asker(later.id))
                 result.append(
-                    {"trigger": "next", "source": question.id, "dest": later.id,
-                     "conditions": [check]}
+                    {
+                        "trigger": "next",
+                        "source": question.id,
+                        "dest": later.id,
+                        "conditions": [check],
+                    }
                 )
             if not unconditional:
                 result.append({"trigger": "next", "source": question.id, "dest": DONE})
@@ -115,7 +122,8 @@ class FlowMachine:
                 for transition in transitions:
                     labels = [getattr(c.func, "label", str(c.func)) for c in transition.conditions]
                     label = name + (f" [{'; '.join(labels)}]" if labels else "")
-                    lines.append(f"    {_node(source)} --> {_node(transition.dest)}: {label}")
+                    dest = _node(transition.dest or source)
+                    lines.append(f"    {_node(source)} --> {dest}: {label}")
         lines.append(f"    {_node(DONE)} --> [*]")
         return "\n".join(lines) + "\n"
 

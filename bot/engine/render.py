@@ -55,7 +55,8 @@ class Renderer:
         view = self.flow.view(conv.answers)
         done = sum(1 for q in conv.history if self.flow.has_question(q))
         remaining = sum(
-            1 for q in self.flow.questions
+            1
+            for q in self.flow.questions
             if q.id not in conv.answers and view.status(q.id).value != "skipped"
         )
         return self.t(conv).gettext(
@@ -79,7 +80,9 @@ class Renderer:
             step=question.id,
         )
 
-    def unit_question(self, conv: Conversation, question: Question, pending: dict[str, str]) -> Reply:
+    def unit_question(
+        self, conv: Conversation, question: Question, pending: dict[str, str]
+    ) -> Reply:
         """Ask which unit a bare number was in."""
         assert question.measure is not None
         labels = self.unit_labels(conv, question.measure.ask)
@@ -111,13 +114,16 @@ class Renderer:
             return t.gettext("Please type only one number.")
         if measured.status == "implausible":
             return t.gettext(
-                "You typed {value}. That looks too high or too low. Please check it and type it again.",
+                "You typed {value}. That looks too high or too low. "
+                "Please check it and type it again.",
                 value=text.strip()[:40],
             )
         if measured.status == "wrong_unit":
             assert question.measure is not None
             units = ", ".join(label for _, label in self.unit_labels(conv, question.measure.units))
-            return t.gettext("That unit does not fit this question. You can use: {units}.", units=units)
+            return t.gettext(
+                "That unit does not fit this question. You can use: {units}.", units=units
+            )
         return t.gettext("Sorry, I could not read a number there.")
 
     def not_understood(self, conv: Conversation, question: Question, text: str) -> str:
@@ -131,13 +137,17 @@ class Renderer:
         """Return a problem message, with a hint about "I don't know" after repeated tries."""
         t = self.t(conv)
         if hint and DONT_KNOW in question.option_ids and question.kind == "measurement":
-            text += "\n" + t.gettext("If you do not know this value, that is fine: tap \"I don't know this value\".")
+            text += "\n" + t.gettext(
+                'If you do not know this value, that is fine: tap "I don\'t know this value".'
+            )
         return Reply(text, kind="error")
 
     def stale_button(self, conv: Conversation) -> Reply:
         """Say that a button belongs to an earlier message."""
         return Reply(
-            self.t(conv).gettext("That button is from an earlier message. Here is where we are now."),
+            self.t(conv).gettext(
+                "That button is from an earlier message. Here is where we are now."
+            ),
             kind="error",
         )
 
@@ -156,7 +166,7 @@ class Renderer:
             "I will ask some short questions. It takes about {minutes} minutes. "
             "This is not a diagnosis: only the study team can decide who can join. "
             "You can stop at any time.\n\n"
-            "If you do not know an answer, that is fine: choose \"I don't know\". "
+            'If you do not know an answer, that is fine: choose "I don\'t know". '
             "Type /back to change your last answer, or /restart to start again.",
             site=t.pgettext("flow", self.flow.site),
             title=t.pgettext("flow", self.flow.title),
@@ -186,7 +196,9 @@ class Renderer:
 
     def nothing_to_undo(self, conv: Conversation) -> Reply:
         """Say there is no earlier answer to go back to."""
-        return Reply(self.t(conv).gettext("This is the first question, so there is nothing to go back to."))
+        return Reply(
+            self.t(conv).gettext("This is the first question, so there is nothing to go back to.")
+        )
 
     def help(self, conv: Conversation) -> Reply:
         """List what the patient can do."""
@@ -224,13 +236,18 @@ class Renderer:
     def confirm_labels(self, conv: Conversation) -> list[tuple[str, str]]:
         """Return the two answers to "is this right?"."""
         t = self.t(conv)
-        return [("confirm", t.gettext("Yes, that is right")), ("change", t.gettext("No, change it"))]
+        return [
+            ("confirm", t.gettext("Yes, that is right")),
+            ("change", t.gettext("No, change it")),
+        ]
 
     def confirm(self, conv: Conversation, question: Question, failing: Sequence[str]) -> Reply:
         """Show the deciding answer back before stopping, so a typo can be fixed."""
         t = self.t(conv)
         reasons = [
-            t.pgettext(f"criterion:{c.id}", c.fail_text) for c in self.flow.criteria if c.id in failing
+            t.pgettext(f"criterion:{c.id}", c.fail_text)
+            for c in self.flow.criteria
+            if c.id in failing
         ]
         text = t.gettext(
             "You answered: {answer}\n\nIf this is right, the study may not be a fit for you:\n"
@@ -241,20 +258,29 @@ class Renderer:
         choices = tuple(Choice(i, label) for i, label in self.confirm_labels(conv))
         return Reply(text, kind="confirm", choices=choices, expects="choice", step=conv.state)
 
-    def ending(self, conv: Conversation, outcome: str, failed: Sequence[str], unknown: Sequence[str]) -> Reply:
+    def ending(
+        self, conv: Conversation, outcome: str, failed: Sequence[str], unknown: Sequence[str]
+    ) -> Reply:
         """Return the kind, honest ending for an outcome, naming the reasons."""
         t = self.t(conv)
         if outcome == "likely_ineligible":
-            reasons = [t.pgettext(f"criterion:{c.id}", c.fail_text) for c in self.flow.criteria if c.id in failed]
+            reasons = [
+                t.pgettext(f"criterion:{c.id}", c.fail_text)
+                for c in self.flow.criteria
+                if c.id in failed
+            ]
             text = t.gettext(
                 "Thank you for your time and your answers.\n\n"
                 "From what you told me, this study is probably not a fit for you:\n{reasons}\n\n"
-                "Only the study team can decide for sure. If an answer was wrong, type /back to change it.",
+                "Only the study team can decide for sure. "
+                "If an answer was wrong, type /back to change it.",
                 reasons="\n".join(BULLET + r for r in reasons),
             )
         elif outcome == "needs_review":
             reasons = [
-                t.pgettext(f"criterion:{c.id}", c.unknown_text) for c in self.flow.criteria if c.id in unknown
+                t.pgettext(f"criterion:{c.id}", c.unknown_text)
+                for c in self.flow.criteria
+                if c.id in unknown
             ]
             text = t.gettext(
                 "Thank you for your answers!\n\n"
@@ -290,9 +316,13 @@ class Renderer:
         """Close the conversation after the offer of other trials."""
         t = self.t(conv)
         if wanted:
-            return Reply(t.gettext("Thank you. We will tell you when another study may fit you. Take care!"))
+            return Reply(
+                t.gettext("Thank you. We will tell you when another study may fit you. Take care!")
+            )
         return Reply(t.gettext("That is fine. Thank you, and take care!"))
 
     def finished(self, conv: Conversation) -> Reply:
         """Say the screening is over and how to start again."""
-        return Reply(self.t(conv).gettext("This screening is finished. Type /restart to start again."))
+        return Reply(
+            self.t(conv).gettext("This screening is finished. Type /restart to start again.")
+        )

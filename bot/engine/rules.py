@@ -101,7 +101,9 @@ class _Compiler:
             raise RuleError(f"{what} must be a number, not {value!r}") from None
 
     @staticmethod
-    def args(node: Any, required: set[str], optional: frozenset[str] = frozenset()) -> dict[str, Any]:
+    def args(
+        node: Any, required: set[str], optional: frozenset[str] = frozenset()
+    ) -> dict[str, Any]:
         if not isinstance(node, dict):
             raise RuleError(f"expects a mapping with {sorted(required)}")
         missing = required - node.keys()

@@ -35,17 +35,17 @@ class Translator:
 
     def gettext(self, msgid: str, /, **params: Any) -> str:
         """Translate ``msgid`` and fill its ``{named}`` placeholders."""
-        text: str = self._t.gettext(msgid)
+        text = str(self._t.gettext(msgid))
         return text.format(**params) if params else text
 
     def pgettext(self, context: str, msgid: str, /, **params: Any) -> str:
         """Translate ``msgid`` in ``context`` (a question id) and fill its placeholders."""
-        text: str = self._t.pgettext(context, msgid)
+        text = str(self._t.pgettext(context, msgid))
         return text.format(**params) if params else text
 
     def ngettext(self, singular: str, plural: str, count: int, /, **params: Any) -> str:
         """Translate a message with plural forms; ``{n}`` is the count."""
-        text: str = self._t.ngettext(singular, plural, count)
+        text = str(self._t.ngettext(singular, plural, count))
         return text.format(n=self.number(count), **params)
 
     def number(self, value: Any) -> str:

@@ -66,9 +66,13 @@ def problems(lang: str, directory: Path | None = None) -> list[str]:
         wanted = set().union(*(placeholders(i) for i in _ids(message)))
         for text in _strings(translated):
             if placeholders(text) != wanted:
-                found.append(f"{label}: placeholders {sorted(placeholders(text))} != {sorted(wanted)}")
+                found.append(
+                    f"{label}: placeholders {sorted(placeholders(text))} != {sorted(wanted)}"
+                )
             if len(text) > TELEGRAM_MAX_TEXT:
-                found.append(f"{label}: {len(text)} characters, Telegram allows {TELEGRAM_MAX_TEXT}")
+                found.append(
+                    f"{label}: {len(text)} characters, Telegram allows {TELEGRAM_MAX_TEXT}"
+                )
     return found
 
 
@@ -87,11 +91,15 @@ def stale_compiled(directory: Path | None = None) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Check the catalogs from the command line."""
     parser = argparse.ArgumentParser(prog="python -m bot.i18n.check")
-    parser.add_argument("--compiled", action="store_true", help="only check that .mo files are current")
+    parser.add_argument(
+        "--compiled", action="store_true", help="only check that .mo files are current"
+    )
     args = parser.parse_args(argv)
     stale = stale_compiled()
     if stale:
-        print(f"catalogs not compiled for: {', '.join(stale)}; run `make catalogs`", file=sys.stderr)
+        print(
+            f"catalogs not compiled for: {', '.join(stale)}; run `make catalogs`", file=sys.stderr
+        )
         return 1
     if args.compiled:
         return 0

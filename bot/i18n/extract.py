@@ -57,18 +57,28 @@ def extract_flow(
         qid = _scalar(fields.get("id")) or "?"
         yield from _entry(fields.get("text"), qid, "a question; keep it plain and short")
         yield from _entry(fields.get("why"), qid, "why we ask this question")
-        yield from _entry(_mapping(fields.get("urgent") or yaml.MappingNode("", [])).get("text"), qid,
-                          "urgent-care advice; name the local emergency number")
+        yield from _entry(
+            _mapping(fields.get("urgent") or yaml.MappingNode("", [])).get("text"),
+            qid,
+            "urgent-care advice; name the local emergency number",
+        )
         yield from _options(fields.get("options"))
         measured = measured or _scalar(fields.get("kind")) == "measurement"
     if measured and root is not None:
-        yield root.start_mark.line + 1, "pgettext", ("option", DONT_KNOW_LABEL), ["an answer button"]
+        yield (
+            root.start_mark.line + 1,
+            "pgettext",
+            ("option", DONT_KNOW_LABEL),
+            ["an answer button"],
+        )
     for criterion in getattr(top.get("criteria"), "value", []):
         fields = _mapping(criterion)
         context = f"criterion:{_scalar(fields.get('id')) or '?'}"
         yield from _entry(fields.get("title"), context, "a criterion's name, for the study team")
         yield from _entry(fields.get("fail"), context, "why the study is probably not a fit")
-        yield from _entry(fields.get("unknown"), context, "what the study team still needs to check")
+        yield from _entry(
+            fields.get("unknown"), context, "what the study team still needs to check"
+        )
 
 
 def extract_units(
@@ -82,7 +92,9 @@ def extract_units(
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
                 if getattr(key, "value", None) == "label":
-                    english = _mapping(value).get("en") if isinstance(value, yaml.MappingNode) else value
+                    english = (
+                        _mapping(value).get("en") if isinstance(value, yaml.MappingNode) else value
+                    )
                     yield from _entry(english, "unit", "a unit, as a patient would write it")
                 else:
                     stack.append(value)

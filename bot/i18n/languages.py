@@ -28,6 +28,7 @@ def babel_locale(lang: str) -> str:
     """Return the Babel locale identifier for a language tag."""
     return lang.replace("-", "_")
 
+
 # Each language named in itself, as people look for their own.
 LANGUAGE_NAMES: dict[str, str] = {
     "en": "English",
