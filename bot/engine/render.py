@@ -282,10 +282,14 @@ class Renderer:
                 for c in self.flow.criteria
                 if c.id in unknown
             ]
-            text = t.gettext(
+            text = t.ngettext(
                 "Thank you for your answers!\n\n"
-                "You may be a fit for this study, but some things are not clear yet:\n{reasons}\n\n"
-                "That is normal. The study team can check these with you.",
+                "You may be a fit for this study, but {n} thing is not clear yet:\n{reasons}\n\n"
+                "That is normal. The study team can check it with you.",
+                "Thank you for your answers!\n\n"
+                "You may be a fit for this study, but {n} things are not clear yet:\n{reasons}\n\n"
+                "That is normal. The study team can check them with you.",
+                len(reasons),
                 reasons="\n".join(BULLET + r for r in reasons),
             )
         else:
