@@ -161,8 +161,8 @@ class Renderer:
         """Say what this is, how long it takes, and that it is not a diagnosis."""
         t = self.t(conv)
         text = t.gettext(
-            "Hello! I can help you find out if a study at {site} may be right for you. "
-            "The study tests {title}.\n\n"
+            "Hello! I can help you find out if a study at {site} may be right for you.\n"
+            "The study: {title}.\n\n"
             "I will ask some short questions. It takes about {minutes} minutes. "
             "This is not a diagnosis: only the study team can decide who can join. "
             "You can stop at any time.\n\n"

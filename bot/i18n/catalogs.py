@@ -13,12 +13,16 @@ from bot.i18n.languages import (
     DEFAULT_LANGUAGE,
     DOMAIN,
     LANGUAGES,
+    RTL_LANGUAGES,
     babel_locale,
     catalog_dirname,
     locales_dir,
 )
 
 __all__ = ["LANGUAGES", "CatalogError", "Catalogs", "Translator", "get_catalogs"]
+
+# Unicode first-strong isolate and pop: keep "٧٫٥ kg" or a Latin name whole inside Arabic.
+FSI, PDI = "\u2068", "\u2069"
 
 
 class CatalogError(RuntimeError):
@@ -31,26 +35,38 @@ class Translator:
     def __init__(self, lang: str, translations: Translations) -> None:
         self.lang = lang
         self.locale = babel_locale(lang)
+        self.rtl = lang in RTL_LANGUAGES
         self._t = translations
 
     def gettext(self, msgid: str, /, **params: Any) -> str:
         """Translate ``msgid`` and fill its ``{named}`` placeholders."""
-        text = str(self._t.gettext(msgid))
-        return text.format(**params) if params else text
+        return self._fill(str(self._t.gettext(msgid)), params)
 
     def pgettext(self, context: str, msgid: str, /, **params: Any) -> str:
         """Translate ``msgid`` in ``context`` (a question id) and fill its placeholders."""
-        text = str(self._t.pgettext(context, msgid))
-        return text.format(**params) if params else text
+        return self._fill(str(self._t.pgettext(context, msgid)), params)
 
     def ngettext(self, singular: str, plural: str, count: int, /, **params: Any) -> str:
         """Translate a message with plural forms; ``{n}`` is the count."""
         text = str(self._t.ngettext(singular, plural, count))
-        return text.format(n=self.number(count), **params)
+        return self._fill(text, {"n": self.number(count), **params})
+
+    def _fill(self, text: str, params: dict[str, Any]) -> str:
+        """Fill placeholders; in a right-to-left language, isolate each value's direction."""
+        if not params:
+            return text
+        if self.rtl:
+            params = {k: f"{FSI}{v}{PDI}" for k, v in params.items()}
+        return text.format(**params)
 
     def number(self, value: Any) -> str:
         """Format a number the way this language writes it (7,5 in Russian)."""
-        return str(format_decimal(value, locale=self.locale, decimal_quantization=False))
+        return _format_number(value, self.locale)
+
+
+@lru_cache(maxsize=4096)
+def _format_number(value: Any, locale: str) -> str:
+    return str(format_decimal(value, locale=locale, decimal_quantization=False))
 
 
 class Catalogs:
