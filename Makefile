@@ -33,8 +33,8 @@ update-catalogs: extract
 	$(BIN)/python -m bot.i18n.source
 
 lint: venv
-	$(BIN)/ruff check bot tests benchmarks
-	$(BIN)/ruff format --check bot tests benchmarks
+	$(BIN)/ruff check bot tests $(wildcard benchmarks)
+	$(BIN)/ruff format --check bot tests $(wildcard benchmarks)
 
 typecheck: venv
 	$(BIN)/mypy bot
