@@ -8,7 +8,7 @@ then sends ``Result.replies``.
 from __future__ import annotations
 
 from bot.engine import answers
-from bot.engine.events import Event, Result
+from bot.engine.events import OTHER_EDITED, Event, Result
 from bot.engine.flow import DONT_KNOW, Flow, Question
 from bot.engine.machine import ALERTS, CONFIRM_PREFIX, DONE, FlowMachine
 from bot.engine.record import Answer, Conversation
@@ -18,6 +18,8 @@ from bot.i18n import LANGUAGES, Catalogs, get_catalogs, negotiate
 
 UNIT_SUFFIX = "#unit"
 LANGUAGE_STEP = "language"
+DELETE_STEP = "delete"
+ERASE, KEEP = "erase", "keep"
 CONFIRM, CHANGE = "confirm", "change"
 YES, NO = "yes", "no"
 HINT_AFTER_RETRIES = 2
@@ -26,10 +28,12 @@ HINT_AFTER_RETRIES = 2
 class Engine:
     """Runs conversations of one flow; holds no per-conversation state."""
 
-    def __init__(self, flow: Flow, catalogs: Catalogs | None = None) -> None:
+    def __init__(
+        self, flow: Flow, catalogs: Catalogs | None = None, *, retention_days: int = 30
+    ) -> None:
         self.flow = flow
         self.machine = FlowMachine(flow)
-        self.render = Renderer(flow, catalogs or get_catalogs())
+        self.render = Renderer(flow, catalogs or get_catalogs(), retention_days=retention_days)
 
     # -- entry points ----------------------------------------------------------------
 
@@ -52,6 +56,11 @@ class Engine:
             self._command(conv, event, result)
         elif event.kind == "tap" and event.step == LANGUAGE_STEP:
             self._set_language(conv, event.option, result)
+        elif event.kind == "tap" and event.step == DELETE_STEP:
+            self._delete(conv, event.option, result)
+        elif event.kind == "other":
+            result.replies.append(self.render.cannot_read(conv, edited=event.arg == OTHER_EDITED))
+            self._reprompt(conv, result)
         elif conv.state == DONE:
             result.replies.append(self.render.finished(conv))
         elif conv.state == ALERTS:
@@ -92,6 +101,14 @@ class Engine:
             result.replies.append(self.render.question(conv, self.flow.questions[0]))
         elif event.command == "back":
             self._back(conv, result)
+        elif event.command == "faq":
+            result.replies.append(self.render.faq(conv))
+            self._reprompt(conv, result)
+        elif event.command == "privacy":
+            result.replies.append(self.render.privacy(conv))
+            self._reprompt(conv, result)
+        elif event.command == "delete":
+            result.replies.append(self.render.delete_question(conv, DELETE_STEP))
         elif event.command == "language":
             if event.arg:
                 self._set_language(conv, event.arg, result)
@@ -113,6 +130,19 @@ class Engine:
         question = self.flow.question(qid)
         result.replies.append(self.render.going_back(conv, question, previous))
         result.replies.append(self.render.question(conv, question))
+
+    def _delete(self, conv: Conversation, choice: str, result: Result) -> None:
+        if choice != ERASE:
+            result.replies.append(self.render.nothing_deleted(conv))
+            self._reprompt(conv, result)
+            return
+        result.erase = True
+        result.withdrawn.extend(conv.answers)
+        conv.answers.clear()
+        conv.history.clear()
+        conv.pending, conv.outcome, conv.retries, conv.source = None, None, 0, ""
+        conv.state = self.machine.first
+        result.replies.append(self.render.deleted(conv))
 
     def _set_language(self, conv: Conversation, tag: str, result: Result) -> None:
         lang = negotiate(tag)
@@ -191,7 +221,7 @@ class Engine:
             return None
         measured = answers.parse_measurement(text, question.measure, conv.lang, forced_unit)
         if measured.status == "ok" and measured.value is not None:
-            return Answer(str(measured.value), raw=text.strip(), unit=measured.unit or "")
+            return Answer(format(measured.value, "f"), raw=text.strip(), unit=measured.unit or "")
         if measured.status == "unknown" and DONT_KNOW in question.option_ids:
             return Answer(DONT_KNOW, raw=text.strip())
         if measured.status == "need_unit":
@@ -338,8 +368,10 @@ class Engine:
         result.replies.append(self.render.alerts_answered(conv, result.alerts))
 
 
-def load_engine(flow_id: str = "nct06751199", catalogs: Catalogs | None = None) -> Engine:
+def load_engine(
+    flow_id: str = "nct06751199", catalogs: Catalogs | None = None, *, retention_days: int = 30
+) -> Engine:
     """Load ``flows/<flow_id>.yaml`` and build its engine (and its one Machine)."""
     from bot.engine.flow import flow_path, load_flow
 
-    return Engine(load_flow(flow_path(flow_id)), catalogs)
+    return Engine(load_flow(flow_path(flow_id)), catalogs, retention_days=retention_days)

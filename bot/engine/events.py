@@ -7,10 +7,11 @@ from typing import Any, Literal
 
 from bot.engine.record import Answer
 
-EventKind = Literal["start", "text", "tap", "command"]
+EventKind = Literal["start", "text", "tap", "command", "other"]
 ReplyKind = Literal["info", "question", "error", "urgent", "confirm", "ending"]
 Expects = Literal["choice", "number", "text", "none"]
-COMMANDS = frozenset({"back", "restart", "help", "language"})
+COMMANDS = frozenset({"back", "restart", "help", "language", "faq", "privacy", "delete"})
+OTHER_EDITED = "edited"  # Event.other(OTHER_EDITED): the patient edited an earlier message
 
 
 @dataclass(frozen=True)
@@ -21,8 +22,8 @@ class Event:
     text: str = ""
     step: str = ""  # tap: the step whose option was tapped (from the button's data)
     option: str = ""  # tap: the option id
-    command: str = ""  # command: back | restart | help | language
-    arg: str = ""  # start: a language tag; language: the chosen language
+    command: str = ""  # command: one of COMMANDS
+    arg: str = ""  # start: a language tag; language: the chosen language; other: what was sent
 
     @classmethod
     def start(cls, lang: str = "") -> Event:
@@ -38,6 +39,11 @@ class Event:
     def tap(cls, step: str, option: str) -> Event:
         """Return the event for a tapped option of ``step``."""
         return cls("tap", step=step, option=option)
+
+    @classmethod
+    def other(cls, what: str) -> Event:
+        """Return the event for something the bot cannot read (a sticker, a photo, an edit)."""
+        return cls("other", arg=what)
 
     @classmethod
     def cmd(cls, command: str, arg: str = "") -> Event:
@@ -74,3 +80,4 @@ class Result:
     outcome: dict[str, Any] | None = None  # set when this event decided the outcome
     alerts: bool | None = None  # set when the patient answered the offer of other trials
     restarted: bool = False
+    erase: bool = False  # the patient asked to erase everything about them, and confirmed

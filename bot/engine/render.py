@@ -22,9 +22,10 @@ BULLET = "• "
 class Renderer:
     """Build replies from the flow's texts and the catalogs."""
 
-    def __init__(self, flow: Flow, catalogs: Catalogs) -> None:
+    def __init__(self, flow: Flow, catalogs: Catalogs, *, retention_days: int = 30) -> None:
         self.flow = flow
         self.catalogs = catalogs
+        self.retention_days = retention_days
 
     def t(self, conv: Conversation) -> Translator:
         """Return the translator for the conversation's language."""
@@ -329,4 +330,97 @@ class Renderer:
         """Say the screening is over and how to start again."""
         return Reply(
             self.t(conv).gettext("This screening is finished. Type /restart to start again.")
+        )
+
+    # -- information and erasure -------------------------------------------------------
+
+    def cannot_read(self, conv: Conversation, *, edited: bool) -> Reply:
+        """Answer a sticker, photo, voice note, location, file or an edited message."""
+        t = self.t(conv)
+        if edited:
+            return Reply(
+                t.gettext(
+                    "I saw that you changed an earlier message. I use the first answer. "
+                    "To change your last answer, type /back."
+                )
+            )
+        return Reply(
+            t.gettext(
+                "Thank you! I can only read typed text and the answer buttons. "
+                "Here is the question again."
+            )
+        )
+
+    def faq(self, conv: Conversation) -> Reply:
+        """Answer the common questions about clinical trials, in plain words."""
+        return Reply(
+            self.t(conv).gettext(
+                "Questions people often ask\n\n"
+                "What is a clinical trial?\n"
+                "It is a study that tests if a new treatment is safe and if it works.\n\n"
+                "What does this study test?\n"
+                "Islet cells make insulin. This study gives people new islet cells from a donor, "
+                "together with stem cells from a baby's cord. It checks if this is safe and if "
+                "the body can make its own insulin again.\n\n"
+                "Why take part?\n"
+                "You may get a new treatment early, and you help find better care for others.\n\n"
+                "How long does it take?\n"
+                "Each study is different. "
+                "The study team will tell you how many visits there are.\n\n"
+                "Will I get paid?\n"
+                "Some studies pay for time or travel, and some do not. Ask the study team.\n\n"
+                "Is it safe?\n"
+                "Studies follow strict rules to keep people safe, and doctors check on you often. "
+                "Every treatment can have risks; the study team will explain them.\n\n"
+                "Do I have to join?\n"
+                "No. Taking part is your choice, and you can stop at any time."
+            )
+        )
+
+    def privacy(self, conv: Conversation) -> Reply:
+        """Say what is kept, why, for how long, and who sees it."""
+        t = self.t(conv)
+        return Reply(
+            t.gettext(
+                "Your privacy\n\n"
+                "What we keep: your answers, your language and how you found us. "
+                "Your name and phone number only if you agree to share them, and then locked "
+                "(encrypted).\n\n"
+                "Why: to see if the study may fit you and, if you agree, to let the study team "
+                "call you.\n\n"
+                "How long: if you stop before the end, "
+                "we delete your answers after {days} days.\n\n"
+                "Who sees it: only the study team at {site}. Telegram's servers are outside "
+                "mainland China.\n\n"
+                "You can type /delete at any time to erase everything about you.",
+                days=t.number(self.retention_days),
+                site=t.pgettext("flow", self.flow.site),
+            )
+        )
+
+    def delete_question(self, conv: Conversation, step: str) -> Reply:
+        """Ask before erasing everything about the patient."""
+        t = self.t(conv)
+        return Reply(
+            t.gettext("Do you want to erase all your answers and details? This cannot be undone."),
+            kind="confirm",
+            choices=(
+                Choice("erase", t.gettext("Yes, erase everything")),
+                Choice("keep", t.gettext("No, keep them")),
+            ),
+            expects="choice",
+            step=step,
+        )
+
+    def nothing_deleted(self, conv: Conversation) -> Reply:
+        """Confirm that nothing was erased."""
+        return Reply(self.t(conv).gettext("OK, nothing was erased."))
+
+    def deleted(self, conv: Conversation) -> Reply:
+        """Confirm the erasure."""
+        return Reply(
+            self.t(conv).gettext(
+                "Done: everything about you is erased. Thank you for your time. "
+                "Type /start if you want to begin again."
+            )
         )
