@@ -7,7 +7,15 @@ from decimal import Decimal
 import pytest
 import yaml
 
-from bot.engine.lexicon import DataError, clean, fold, load_lexicon, parse_lexicon
+from bot.engine.lexicon import (
+    DataError,
+    clean,
+    fold,
+    is_unknown_word,
+    is_word,
+    load_lexicon,
+    parse_lexicon,
+)
 from bot.engine.units import load_units, parse_units
 
 LANGS = ["en", "zh-Hans", "zh-Hant", "es", "ru", "ar"]
@@ -303,3 +311,13 @@ def test_clean_strips_answer_punctuation() -> None:
     assert clean("是。") == "是"
     assert clean('"Yes!"') == "yes"
     assert clean("...") == ""
+
+
+def test_word_helpers() -> None:
+    assert is_word("Да!", "yes", "ru")
+    assert is_word("yes", "yes", "ru")  # English fallback
+    assert not is_word("да", "yes", "en")
+    assert is_word("沒有", "no", "zh-Hans")  # the other Chinese script
+    assert is_unknown_word("No lo sé.")
+    assert not is_unknown_word("no")
+    assert not is_unknown_word("   ")

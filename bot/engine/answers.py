@@ -32,7 +32,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from functools import cache
 from typing import Literal
 
-from bot.engine.lexicon import DataError, clean, fold, load_lexicon
+from bot.engine.lexicon import DataError, clean, fold, is_unknown_word, load_lexicon
 from bot.engine.units import DECIMAL_CONTEXT, Compound, Units, load_units
 
 Status = Literal[
@@ -177,8 +177,7 @@ def is_unknown(text: str, lang: str) -> bool:
     ``lang`` is accepted for symmetry with :func:`match_choice`; the words of every
     language are accepted, as none of them means anything else in another.
     """
-    word = clean(text)
-    return bool(word) and word in load_lexicon().all_words("unknown")
+    return is_unknown_word(text)
 
 
 # ---------------------------------------------------------------------------
