@@ -12,9 +12,10 @@ A measurement is read in these steps (:func:`parse_measurement`):
 3. split into tokens: numbers, unit words (every language's), hedges ("about",
    "左右"), "less than" markers ("<", "低于"), joiners ("and"), a minus sign, and
    anything else.
-4. the shape must be: hedges/"less than" · [minus] number [unit] · hedges, or a
-   compound ("5 ft 6 in", "1米65"). Two numbers in any other shape -> ``several``;
-   scientific notation, stray words or symbols -> ``invalid``.
+4. hedges are dropped wherever they are; the rest must be: ["less than"] [minus]
+   number [unit] ["less than"], or a compound ("5 ft 6 in", "1米65"). Two numbers
+   in any other shape -> ``several``; scientific notation, stray words or symbols
+   -> ``invalid``.
 5. the unit: typed (must be one of the spec's, else ``wrong_unit``), else the
    ``forced_unit``, else the first matching bare rule, else ``need_unit``.
 6. convert to the canonical unit (with the data's rounding), cut to whole numbers if
@@ -31,7 +32,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from functools import cache
 from typing import Literal
 
-from bot.engine.lexicon import DataError, clean, fold, load_lexicon
+from bot.engine.lexicon import DataError, clean, fold, is_unknown_word, load_lexicon
 from bot.engine.units import DECIMAL_CONTEXT, Compound, Units, load_units
 
 Status = Literal[
@@ -176,8 +177,7 @@ def is_unknown(text: str, lang: str) -> bool:
     ``lang`` is accepted for symmetry with :func:`match_choice`; the words of every
     language are accepted, as none of them means anything else in another.
     """
-    word = clean(text)
-    return bool(word) and word in load_lexicon().all_words("unknown")
+    return is_unknown_word(text)
 
 
 # ---------------------------------------------------------------------------
@@ -240,12 +240,29 @@ class _Token:
 
 
 @dataclass(frozen=True)
+class _Word:
+    text: str  # folded
+    kind: _Kind
+    payload: str  # unit id for units, else the word
+    bounded: bool  # must not run on into a letter ("m" is not the start of "min")
+
+
+@dataclass(frozen=True)
 class _Scanner:
-    pattern: re.Pattern[str]
-    words: Mapping[str, tuple[_Kind, str]]  # word without spaces -> (kind, unit id / word)
+    # first character -> words starting with it, longest first ("mmol/mol" before "m")
+    by_first: Mapping[str, tuple[_Word, ...]]
+
+    def word_at(self, text: str, pos: int) -> _Word | None:
+        for word in self.by_first.get(text[pos], ()):
+            if text.startswith(word.text, pos):
+                end = pos + len(word.text)
+                if not (word.bounded and end < len(text) and _is_spaced_letter(text[end])):
+                    return word
+        return None
 
 
-_NUMBER = r"[0-9]+(?:[.,][0-9]+)*|\.[0-9]+"
+_NUMBER = re.compile(r"[0-9]+(?:[.,][0-9]+)*|\.[0-9]+")
+_MINUS = re.compile(r"-(?![^\W\d_])")  # not the start of a word such as "-ish"
 _SKIP = frozenset(" .,!?;:、。！？")
 
 
@@ -254,49 +271,43 @@ def _is_cjk(ch: str) -> bool:
     return 0x2E80 <= code <= 0x9FFF or 0xF900 <= code <= 0xFAFF or 0xFF00 <= code <= 0xFFEF
 
 
-def _word_pattern(word: str) -> str:
-    parts = [re.escape(part) for part in word.split(" ")]
-    pattern = r"\s*".join(parts)
-    last = word[-1]
-    if last.isalpha() and not _is_cjk(last):
-        pattern += r"(?![^\W\d_])"  # "m" must not be the start of "min"
-    return pattern
+def _is_spaced_letter(ch: str) -> bool:
+    """A letter of a script that separates words with spaces (not Chinese)."""
+    return ch.isalpha() and not _is_cjk(ch)
 
 
 @cache
 def _scanner() -> _Scanner:
+    """Every word a measurement may contain: all languages' units, hedges, "less
+    than" markers and joiners. A word with two meanings is a data error."""
     units = load_units()
     lex = load_lexicon()
-    entries: dict[str, tuple[_Kind, str]] = {}
+    words: dict[str, _Word] = {}
 
-    def add(word: str, kind: _Kind, payload: str, source: str) -> None:
-        key = word.replace(" ", "")
-        if key in entries and entries[key] != (kind, payload):
+    def add(text: str, kind: _Kind, payload: str, source: str) -> None:
+        old = words.get(text)
+        if old is not None and (old.kind, old.payload) != (kind, payload):
             raise DataError(
-                f"{source}: {word!r} is both a {kind} and a {entries[key][0]} "
-                f"({entries[key][1]!r}); measurements cannot be read"
+                f"{source}: {text!r} is both a {kind} and a {old.kind} ({old.payload!r}); "
+                "measurements cannot be read"
             )
-        entries[key] = (kind, payload)
+        words[text] = _Word(text, kind, payload, _is_spaced_letter(text[-1]))
 
-    for word, unit in units.words.items():
-        add(word, "unit", unit, units.source)
+    for text, unit in units.words.items():
+        add(text, "unit", unit, units.source)
     lex_lists: tuple[tuple[_Kind, Mapping[str, frozenset[str]]], ...] = (
         ("hedge", lex.hedges),
         ("less", lex.less_than),
         ("join", lex.joiners),
     )
     for kind, lists in lex_lists:
-        for words in lists.values():
-            for word in words:
-                add(word, kind, word, lex.source)
-    # longest first: "mmol/mol" before "m", "大约" before "约"
-    all_words = sorted(
-        {*units.words, *(w for _, lists in lex_lists for ws in lists.values() for w in ws)},
-        key=lambda w: (-len(w), w),
-    )
-    alternation = "|".join(_word_pattern(w) for w in all_words)
-    pattern = re.compile(rf"(?P<num>{_NUMBER})|(?P<minus>-(?![a-z]))|(?P<word>{alternation})")
-    return _Scanner(pattern=pattern, words=entries)
+        for group in lists.values():
+            for text in group:
+                add(text, kind, text, lex.source)
+    by_first: dict[str, list[_Word]] = {}
+    for word in sorted(words.values(), key=lambda w: (-len(w.text), w.text)):
+        by_first.setdefault(word.text[0], []).append(word)
+    return _Scanner({first: tuple(group) for first, group in by_first.items()})
 
 
 _SCIENTIFIC = re.compile(r"[0-9]\s*(?:e|\^|\*\*)\s*[-+]?\s*[0-9]")
@@ -322,26 +333,24 @@ def _tokenise(text: str) -> list[_Token]:
     tokens: list[_Token] = []
     pos = 0
     while pos < len(text):
-        match = scanner.pattern.match(text, pos)
-        if match is None or match.end() == pos:
+        prev = tokens[-1] if tokens else None
+        if number := _NUMBER.match(text, pos):
+            start, pos = number.span()
+            glued = prev and prev.kind == "other" and prev.end == start
+            if glued and prev and _is_spaced_letter(prev.text[-1]):
+                _push_other(tokens, number.group(), start)  # "a1c": part of a word
+                continue
+            tokens.append(_Token("num", number.group(), start, pos))
+        elif word := scanner.word_at(text, pos):
+            tokens.append(_Token(word.kind, word.payload, pos, pos + len(word.text)))
+            pos += len(word.text)
+        elif _MINUS.match(text, pos):
+            tokens.append(_Token("minus", "-", pos, pos + 1))
+            pos += 1
+        else:
             if text[pos] not in _SKIP:
                 _push_other(tokens, text[pos], pos)
             pos += 1
-            continue
-        start, end = match.span()
-        group = match.lastgroup
-        prev = tokens[-1] if tokens else None
-        if group == "num":
-            if prev and prev.kind == "other" and prev.end == start and prev.text[-1].isalpha():
-                _push_other(tokens, match.group(), start)  # "a1c": part of a word
-            else:
-                tokens.append(_Token("num", match.group(), start, end))
-        elif group == "minus":
-            tokens.append(_Token("minus", "-", start, end))
-        else:
-            kind, payload = scanner.words[match.group().replace(" ", "")]
-            tokens.append(_Token(kind, payload, start, end))
-        pos = end
     return tokens
 
 
@@ -439,10 +448,11 @@ def _read(text: str, units: Units) -> _Reading:
         raise _Unreadable("invalid")
     if any(t.kind == "other" for t in tokens):
         raise _Unreadable("several" if numbers >= 2 else "invalid")
+    tokens = [t for t in tokens if t.kind != "hedge"]  # "about", "左右", "65ish kg"
     start, end = 0, len(tokens)
-    while start < end and tokens[start].kind in ("hedge", "less"):
+    while start < end and tokens[start].kind == "less":
         start += 1
-    while end > start and tokens[end - 1].kind in ("hedge", "less"):
+    while end > start and tokens[end - 1].kind == "less":
         end -= 1
     return _read_core(tokens[start:end], units)
 

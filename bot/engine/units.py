@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import yaml
 
-from bot.engine.lexicon import DataError, fold
+from bot.engine.lexicon import SAFE_LOADER, DataError, fold
 
 UNITS_FILE = "units.yaml"
 
@@ -298,7 +298,7 @@ def _compound(
 def parse_units(text: str, source: str = UNITS_FILE) -> Units:
     """Validate the YAML ``text`` of a units file; ``source`` names it in error messages."""
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as exc:
         raise DataError(f"{source}: not valid YAML: {exc}") from exc
     top = _mapping(source, "top level", raw, {"languages", "quantities"})
