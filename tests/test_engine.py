@@ -256,3 +256,34 @@ def test_one_machine_serves_every_conversation(engine: Engine) -> None:
     for _ in range(20):
         Patient(engine).run(ELIGIBLE_EN)
     assert list(machine.models) == models_before == []
+
+
+def test_stickers_photos_and_edits_get_a_polite_reply_and_the_question(engine: Engine) -> None:
+    patient = Patient(engine)
+    patient.answer("yes")
+    for what in ("sticker", "photo", "voice", "location", "document", "edited"):
+        patient.send(Event.other(what))
+        assert patient.asked is not None and patient.asked.step == "age"
+    assert "/back" in patient.replies[0].text  # the edited-message note
+
+
+def test_faq_and_privacy_answer_then_return_to_the_question(engine: Engine) -> None:
+    patient = Patient(engine)
+    patient.send(Event.cmd("faq"))
+    assert "clinical trial" in patient.replies[0].text
+    assert patient.asked is not None and patient.asked.step == "diabetes_diagnosed"
+    patient.send(Event.cmd("privacy"))
+    assert "30 days" in patient.replies[0].text and "/delete" in patient.replies[0].text
+
+
+def test_delete_asks_first_and_erases_only_when_confirmed(engine: Engine) -> None:
+    patient = Patient(engine)
+    patient.run(ELIGIBLE_EN, until="hba1c")
+    patient.send(Event.cmd("delete"))
+    assert patient.asked is not None and patient.asked.step == "delete"
+    kept = patient.tap("keep")
+    assert not kept.erase and patient.conv.answers
+    patient.send(Event.cmd("delete"))
+    erased = patient.tap("erase")
+    assert erased.erase
+    assert patient.conv.answers == {} and patient.conv.state == "diabetes_diagnosed"
