@@ -71,6 +71,10 @@ class Engine:
             self._answer(conv, event, result)
         return result
 
+    def knows_state(self, state: str) -> bool:
+        """Return True when ``state`` is a state of this flow's machine."""
+        return state in self.machine.machine.states
+
     def prompt(self, conv: Conversation) -> Result:
         """Return the current question again (after a restart of the process, say)."""
         result = Result()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from babel.lists import format_list
+
 from bot.engine import answers
 from bot.engine.events import Choice, Reply
 from bot.engine.flow import DONT_KNOW, Flow, Question
@@ -121,7 +123,8 @@ class Renderer:
             )
         if measured.status == "wrong_unit":
             assert question.measure is not None
-            units = ", ".join(label for _, label in self.unit_labels(conv, question.measure.units))
+            labels = [label for _, label in self.unit_labels(conv, question.measure.units)]
+            units = format_list(labels, style="or", locale=t.locale)
             return t.gettext(
                 "That unit does not fit this question. You can use: {units}.", units=units
             )

@@ -3,4 +3,10 @@
 from bot.i18n.catalogs import LANGUAGES, CatalogError, Catalogs, Translator, get_catalogs
 from bot.i18n.negotiate import negotiate
 
-__all__ = ["LANGUAGES", "CatalogError", "Catalogs", "Translator", "get_catalogs", "negotiate"]
+
+def N_(msgid: str) -> str:
+    """Mark ``msgid`` for extraction; it is translated later, where it is shown."""
+    return msgid
+
+
+__all__ = ["LANGUAGES", "N_", "CatalogError", "Catalogs", "Translator", "get_catalogs", "negotiate"]
