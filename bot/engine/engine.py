@@ -223,6 +223,10 @@ class Engine:
             result.replies.append(self.render.stale_button(conv))
             self._reprompt(conv, result)
             return None
+        if forced_unit is None and DONT_KNOW in question.option_ids:
+            labels = [(o, label) for o, label in self.render.option_labels(conv, question)]
+            if answers.match_choice(text, labels, conv.lang) == DONT_KNOW:
+                return Answer(DONT_KNOW, raw=text.strip())
         measured = answers.parse_measurement(text, question.measure, conv.lang, forced_unit)
         if measured.status == "ok" and measured.value is not None:
             return Answer(format(measured.value, "f"), raw=text.strip(), unit=measured.unit or "")

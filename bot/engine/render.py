@@ -167,14 +167,14 @@ class Renderer:
         text = t.gettext(
             "Hello! I can help you find out if a study at {site} may be right for you.\n"
             "The study: {title}.\n\n"
-            "I will ask some short questions. It takes about {minutes} minutes. "
+            "I will ask some short questions. It takes {duration}. "
             "This is not a diagnosis: only the study team can decide who can join. "
             "You can stop at any time.\n\n"
             'If you do not know an answer, that is fine: choose "I don\'t know". '
             "Type /back to change your last answer, or /restart to start again.",
             site=t.pgettext("flow", self.flow.site),
             title=t.pgettext("flow", self.flow.title),
-            minutes=t.number(self.flow.minutes),
+            duration=t.ngettext("about {n} minute", "about {n} minutes", self.flow.minutes),
         )
         return Reply(text)
 
