@@ -392,11 +392,11 @@ class Renderer:
                 "Why: to see if the study may fit you and, if you agree, to let the study team "
                 "call you.\n\n"
                 "How long: if you stop before the end, "
-                "we delete your answers after {days} days.\n\n"
+                "we delete your answers after {days}.\n\n"
                 "Who sees it: only the study team at {site}. Telegram's servers are outside "
                 "mainland China.\n\n"
                 "You can type /delete at any time to erase everything about you.",
-                days=t.number(self.retention_days),
+                days=t.ngettext("{n} day", "{n} days", self.retention_days),
                 site=t.pgettext("flow", self.flow.site),
             )
         )
