@@ -20,15 +20,14 @@ from bot.storage.errors import (
 from bot.storage.store import (
     AnswerView,
     ContactView,
-    Erasure,
     FunnelRow,
     OutboxItem,
     OutcomeView,
     ReferralDetails,
     StatusChange,
     Store,
-    Turn,
 )
+from bot.storage.turns import Erasure, Turn
 
 __all__ = [
     "AnswerView",

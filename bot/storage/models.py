@@ -106,8 +106,9 @@ class Conversation(Base):
 
     __tablename__ = "conversations"
     __table_args__ = (
+        # No index on (status, updated_at): every turn changes updated_at, and an index would
+        # cost page writes on every turn to speed up one daily purge scan.
         CheckConstraint(_in("status", CONVERSATION_STATUSES), name="status"),
-        Index(None, "status", "updated_at"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -253,11 +254,15 @@ class OutboxRow(Base):
 
 
 class ProcessedUpdate(Base):
-    """Channel update ids already handled (updates arrive at least once)."""
+    """Channel update ids already handled (updates arrive at least once).
+
+    On SQLite ``update_id`` is the rowid itself, so marking an update touches one B-tree; the
+    daily purge of old rows scans this small table rather than indexing ``at`` on every turn.
+    """
 
     __tablename__ = "processed_updates"
-    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    at: Mapped[datetime] = mapped_column(index=True)
+    update_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
 
 
 def _table(model: type[Base]) -> Table:

@@ -1,6 +1,11 @@
 """The repository API: everything the channels and the handoff keep, behind one ``Store``.
 
-Per update, the adapter does::
+Start-up::
+
+    await bot.storage.commands.upgrade(settings)     # migrations (idempotent)
+    store = await Store.open(settings)               # checks schema and key; never migrates
+
+Per update::
 
     async with store.turn("tg:12345", update.update_id) as turn:
         if turn.duplicate:
@@ -9,32 +14,34 @@ Per update, the adapter does::
         ...                                 # run the engine (pure, no I/O)
         turn.save(conversation.to_json(), chat_id=chat_id)
         turn.add_answer("weight", "65.0", raw="130斤", unit="jin")
-    # committed here; only now send the replies
+    # committed here: only now send the replies
 
 How a turn reaches the database
 -------------------------------
-The database work of one update is one short transaction of Core statements, and the methods
-of ``Turn`` only buffer: they do no I/O. What differs is how each database keeps
-per-conversation order:
+The database work of one update is one short transaction. ``Turn`` methods only buffer; the
+statements (``turns.py``) are Core, compiled once, and run on the driver connection itself.
 
-* **SQLite** (one process). A whole ``sqlite3`` transaction costs less than a single aiosqlite
-  round trip, so the store runs plain ``sqlite3`` on one worker thread that owns one connection,
-  and each step is one call to that thread: entering a turn reads the record (one call, no lock
-  held while the engine runs); leaving it writes everything in one ``BEGIN IMMEDIATE`` ...
-  ``COMMIT`` (one call). An ``asyncio.Lock`` per conversation keeps one process's turns in
-  order. If another process shares the file, a version counter catches a conflicting write
-  (``ConcurrentTurnError``, nothing written) instead of losing it.
-* **PostgreSQL** (any number of processes). Entering a turn begins a transaction, takes a
-  transaction-scoped advisory lock on the conversation and marks the update processed in one
-  statement, then reads the row ``FOR UPDATE``; leaving it writes and commits. A second process
+* **SQLite** (one bot process). One ``sqlite3`` connection, used inline on the event loop for
+  turns: entering reads the record (no lock held while the engine runs); leaving writes
+  everything between ``BEGIN IMMEDIATE`` and ``COMMIT``. A whole turn costs less than one
+  thread hop, so it is not sent to a thread; with WAL and ``synchronous=NORMAL`` a commit does
+  not wait for the disk. WAL checkpoints (which do) run on their own thread and connection.
+  Less frequent work (outbox, referrals, statistics, purge) runs on a worker thread through
+  SQLAlchemy, on the same connection, one at a time (an ``asyncio.Lock``). An ``asyncio.Lock``
+  per conversation keeps one process's turns in order; if another process writes the same
+  conversation meanwhile, a version counter catches it (``ConcurrentTurnError``, nothing
+  written) instead of losing a write.
+* **PostgreSQL** (any number of processes). Entering begins a transaction, takes a
+  transaction-scoped advisory lock on the conversation and marks the update processed (one
+  statement), then reads the row ``FOR UPDATE``; leaving writes and commits. A second process
   with an update for the same person waits for the first to commit, so order holds across
   processes, and a re-delivered update waits and is then seen as a duplicate.
 
-The update id is marked processed in the same transaction as the answer, so an update is
-either fully applied and marked, or not at all (and will be handled when re-delivered).
+The update id is marked processed in the same transaction as the answer: an update is either
+fully applied and marked, or not at all (and is handled again when re-delivered).
 
 Personal values are encrypted (``crypto.py``) and people are found by keyed hash; logs carry
-only the first characters of that hash and counts.
+only the first characters of that hash, and counts.
 """
 
 from __future__ import annotations
@@ -42,40 +49,35 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import secrets
+import sqlite3
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import (
-    BigInteger,
     Connection,
     Engine,
     Select,
     bindparam,
-    delete,
     func,
     insert,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
-from bot.storage import db, retention
+from bot.storage import db, retention, turns
 from bot.storage import models as m
 from bot.storage.crypto import Crypto
 from bot.storage.errors import (
-    ConcurrentTurnError,
     ReferralNotFoundError,
     SchemaNotReadyError,
     StaleStatusError,
@@ -83,14 +85,14 @@ from bot.storage.errors import (
     WrongKeyError,
 )
 from bot.storage.migrations import current_revision, head_revision
+from bot.storage.turns import Erasure, Turn
 
 log = logging.getLogger("bot.storage")
 
 T = TypeVar("T")
-Record = dict[str, Any]
 
-#: Reference codes: no 0/O, 1/I/L; 31**8 codes, printed as CZ-XXXX-XXXX.
-REF_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+#: Write transactions between two background WAL checkpoints (SQLite).
+CHECKPOINT_EVERY = 500
 
 
 def utcnow() -> datetime:
@@ -100,15 +102,6 @@ def utcnow() -> datetime:
 def _short(user_hash: str) -> str:
     """What logs may show of a person: the first characters of their keyed hash."""
     return user_hash[:12]
-
-
-def new_ref_code() -> str:
-    chars = "".join(secrets.choice(REF_ALPHABET) for _ in range(8))
-    return f"CZ-{chars[:4]}-{chars[4:]}"
-
-
-def _dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 # --------------------------------------------------------------------------- values returned
@@ -186,14 +179,6 @@ class OutboxItem:
 
 
 @dataclass(frozen=True, slots=True)
-class Erasure:
-    """What ``erase_person`` removed: row counts, and the team-chat cards now pointing nowhere."""
-
-    counts: dict[str, int]
-    cards: list[tuple[str, int | None]]  # (reference code, card message id)
-
-
-@dataclass(frozen=True, slots=True)
 class FunnelRow:
     """One conversation's progress, for ``/stats``."""
 
@@ -214,238 +199,88 @@ class AuditView:
     detail: dict[str, Any]
 
 
-# --------------------------------------------------------------------------- the turn
+# --------------------------------------------------------------------------- backends
 
 
-@dataclass(slots=True)
-class _Loaded:
-    duplicate: bool
-    conversation_id: int | None = None
-    version: int = 0
-    status: str | None = None
-    record: Record | None = None
-    has_chat: bool = False
-    last_update_id: int | None = None
+class _Sqlite:
+    """One sqlite3 connection: turns use it inline, other work on one worker thread."""
 
+    def __init__(self, engine: Engine, path: Path | None, busy_timeout: float) -> None:
+        self.engine = engine
+        self.path = path
+        self.busy_ms = int(busy_timeout * 1000)
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trialbot-db")
+        self.checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trialbot-wal")
+        self.lock = asyncio.Lock()
+        self.conn: Connection | None = None
+        self.raw: sqlite3.Connection | None = None
+        self.driver: turns.SqliteDriver | None = None
+        self.writes = 0
+        self.pending_checkpoint: Future[None] | None = None
+        self.checkpoint_conn: sqlite3.Connection | None = None
 
-@dataclass(slots=True)
-class _Save:
-    record_json: str
-    status: str
-    lang: str
-    source: str
-    flow_id: str
-    flow_version: str
-
-
-class Turn:
-    """One update's view of a conversation. Methods buffer; the store writes on exit."""
-
-    def __init__(self, user_hash: str, update_id: int | None, loaded: _Loaded) -> None:
-        self.user_hash = user_hash
-        self.update_id = update_id
-        self.duplicate = loaded.duplicate
-        self.record: Record | None = loaded.record
-        self.status: str | None = loaded.status
-        #: True when an update with a higher id was already applied to this conversation.
-        self.stale = (
-            update_id is not None
-            and loaded.last_update_id is not None
-            and update_id < loaded.last_update_id
-        )
-        #: After a turn that called ``erase()``: what was removed.
-        self.erasure: Erasure | None = None
-        self._loaded = loaded
-        self._save: _Save | None = None
-        self._chat_id: int | None = None
-        self._answers: list[dict[str, Any]] = []
-        self._outcomes: list[dict[str, Any]] = []
-        self._consents: list[dict[str, Any]] = []
-        self._contact: dict[str, Any] | None = None
-        self._referrals: list[dict[str, Any]] = []
-        self._outbox: list[dict[str, Any]] = []
-        self._alerts: tuple[str, str] | bool | None = False  # False: untouched; None: opt out
-        self._erase = False
-
-    @property
-    def is_new(self) -> bool:
-        return self._loaded.conversation_id is None
-
-    def _check(self) -> None:
-        if self.duplicate:
-            raise RuntimeError("this update was already processed; nothing may be written")
-        if self._erase:
-            raise RuntimeError("erase() ends the turn; nothing else may be written")
-
-    def _has_children(self) -> bool:
-        return bool(
-            self._answers
-            or self._outcomes
-            or self._consents
-            or self._contact
-            or self._referrals
-            or self._outbox
-            or self._alerts is not False
-        )
-
-    def _has_writes(self) -> bool:
-        return self._erase or self._save is not None or self._has_children()
-
-    def save(
-        self,
-        record: Record,
-        *,
-        status: str = "active",
-        lang: str | None = None,
-        source: str | None = None,
-        flow_id: str | None = None,
-        flow_version: str | None = None,
-        chat_id: int | None = None,
-    ) -> None:
-        """Keep the engine's record. ``lang``, ``source``, flow id and version default to the
-        record's own ``lang``, ``source``, ``flow`` and ``ver`` keys. ``chat_id`` (where replies
-        go) is stored, encrypted, when the conversation has none yet."""
-        self._check()
-        if status not in m.CONVERSATION_STATUSES:
-            raise ValueError(f"unknown conversation status {status!r}")
-        self._save = _Save(
-            record_json=_dumps(record),
-            status=status,
-            lang=lang if lang is not None else str(record.get("lang", "")),
-            source=source if source is not None else str(record.get("source", "")),
-            flow_id=flow_id if flow_id is not None else str(record.get("flow", "")),
-            flow_version=flow_version if flow_version is not None else str(record.get("ver", "")),
-        )
-        if chat_id is not None:
-            self._chat_id = chat_id
-        self.record = record
-        self.status = status
-
-    def add_answer(
-        self, fact: str, value: str, raw: str = "", unit: str = "", *, at: datetime | None = None
-    ) -> None:
-        """Keep one answer as a history row (a changed answer is another row)."""
-        self._check()
-        self._answers.append(
-            {"fact": fact, "value": value, "raw": raw or None, "unit": unit or "", "at": at}
-        )
-
-    def set_outcome(
-        self,
-        outcome: str,
-        *,
-        failed: Sequence[str] = (),
-        unknown: Sequence[str] = (),
-        flow_id: str,
-        protocol_version: str,
-    ) -> None:
-        self._check()
-        self._outcomes.append(
-            {
-                "outcome": outcome,
-                "failed": list(failed),
-                "unknown": list(unknown),
-                "flow_id": flow_id,
-                "protocol_version": protocol_version,
-            }
-        )
-
-    def add_consent(self, kind: str, granted: bool, wording: str, lang: str) -> None:
-        """Record a consent given or declined, with the exact words shown."""
-        self._check()
-        self._consents.append({"kind": kind, "granted": granted, "wording": wording, "lang": lang})
-
-    def save_contact(
-        self,
-        *,
-        name: str | None,
-        phone: str | None,
-        email: str | None = None,
-        username: str | None = None,
-        best_time: str | None = None,
-        call_lang: str | None = None,
-    ) -> None:
-        """Replace the person's contact details (stored encrypted)."""
-        self._check()
-        self._contact = {
-            "name": name,
-            "phone": phone,
-            "email": email,
-            "username": username,
-            "best_time": best_time,
-            "call_lang": call_lang,
-        }
-
-    def create_referral(self, outcome: str) -> str:
-        """Create a referral (status ``new``) and return its reference code, e.g. CZ-7K3M-Q9P2."""
-        self._check()
-        code = new_ref_code()
-        self._referrals.append({"ref_code": code, "outcome": outcome})
-        return code
-
-    def enqueue(self, kind: str, dedupe_key: str, payload: dict[str, Any]) -> None:
-        """Queue a message for the outbox in this turn's transaction. A second item with the
-        same ``dedupe_key`` (e.g. the reference code) is ignored."""
-        self._check()
-        self._outbox.append({"kind": kind, "dedupe_key": dedupe_key, "payload": payload})
-
-    def opt_in_alerts(self, lang: str, topic: str = "diabetes_trials") -> None:
-        self._check()
-        self._alerts = (topic, lang)
-
-    def opt_out_alerts(self) -> None:
-        self._check()
-        self._alerts = None
-
-    def erase(self) -> None:
-        """Erase everything about this person when the turn ends (``/delete``)."""
-        self._check()
-        if self._save is not None or self._has_children():
-            raise RuntimeError("erase() cannot be combined with other writes in one turn")
-        self._erase = True
-
-
-# --------------------------------------------------------------------------- running SQL
-
-
-class _SqliteRunner:
-    """One worker thread owning one plain sqlite3 connection: one thread hop per transaction."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trialbot-db")
-        self._conn: Connection | None = None
+    def _connect(self) -> None:
+        self.conn = self.engine.connect()
+        raw = self.conn.connection.driver_connection
+        assert isinstance(raw, sqlite3.Connection)
+        if self.path is not None:
+            raw.execute("PRAGMA wal_autocheckpoint = 0")  # checkpoints run in the background
+        self.raw = raw
+        self.driver = turns.SqliteDriver(raw)
 
     def _call(self, fn: Callable[[Connection], T], write: bool) -> T:
-        conn = self._conn
-        if conn is None:
-            conn = self._conn = self._engine.connect()
+        if self.conn is None:
+            self._connect()
+        conn = self.conn
+        assert conn is not None
         conn.info["sqlite_immediate"] = write
-        try:
-            with conn.begin():
-                return fn(conn)
-        except BaseException:
-            if conn.invalidated or conn.closed:
-                self._conn = None
-            raise
+        with conn.begin():
+            return fn(conn)
 
     async def run(self, fn: Callable[[Connection], T], *, write: bool = True) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._call, fn, write)
+        async with self.lock:
+            result = await loop.run_in_executor(self.worker, self._call, fn, write)
+        if write:
+            self.wrote()
+        return result
+
+    def wrote(self) -> None:
+        self.writes += 1
+        idle = self.pending_checkpoint is None or self.pending_checkpoint.done()
+        if self.writes >= CHECKPOINT_EVERY and self.path is not None and idle:
+            self.writes = 0
+            self.pending_checkpoint = self.checkpointer.submit(self._checkpoint, "PASSIVE")
+
+    def _checkpoint(self, mode: str) -> None:
+        try:
+            if self.checkpoint_conn is None:
+                self.checkpoint_conn = sqlite3.connect(
+                    str(self.path), isolation_level=None, check_same_thread=False
+                )
+                self.checkpoint_conn.execute(f"PRAGMA busy_timeout = {self.busy_ms}")
+            self.checkpoint_conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
+        except sqlite3.Error:
+            log.warning("WAL checkpoint failed; it will be tried again", exc_info=True)
 
     def _close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-        self._engine.dispose()
+        if self.checkpoint_conn is not None:
+            self.checkpoint_conn.close()
+        if self.conn is not None:
+            self.conn.close()  # the last connection to close checkpoints and removes the WAL
+            self.conn = self.raw = self.driver = None
+        self.engine.dispose()
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._close)
-        self._executor.shutdown(wait=True)
+        async with self.lock:
+            await loop.run_in_executor(self.checkpointer, lambda: None)  # let it finish
+            await loop.run_in_executor(self.worker, self._close)
+        self.worker.shutdown(wait=True)
+        self.checkpointer.shutdown(wait=True)
 
 
-class _PgRunner:
+class _Postgres:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
@@ -466,45 +301,8 @@ class _PgRunner:
 
 
 _C = m.conversations
-_PU = m.processed_updates
 _O = m.outbox
 _R = m.referrals
-
-_SELECT_CONVERSATION = select(
-    _C.c.id,
-    _C.c.version,
-    _C.c.status,
-    _C.c.record_enc,
-    _C.c.chat_enc.is_not(None),
-    _C.c.last_update_id,
-).where(_C.c.user_hash == bindparam("h"))
-_SELECT_PROCESSED = select(_PU.c.update_id).where(_PU.c.update_id == bindparam("u"))
-_INSERT_CONVERSATION = insert(_C).returning(_C.c.id)
-_UPDATE_CONVERSATION = (
-    update(_C)
-    .where(_C.c.id == bindparam("b_id"), _C.c.version == bindparam("b_version"))
-    .values(
-        version=_C.c.version + 1,
-        last_update_id=func.coalesce(bindparam("b_update", type_=BigInteger), _C.c.last_update_id),
-    )
-)
-_SQLITE_MARK = sqlite.insert(_PU).on_conflict_do_nothing()
-_SET_CHAT = update(_C).where(_C.c.id == bindparam("b_id")).values(chat_enc=bindparam("b_chat"))
-_PG_LOCK_AND_MARK = text(
-    "WITH lk AS (SELECT pg_advisory_xact_lock(:k)) "
-    "INSERT INTO processed_updates (update_id, at) SELECT :u, :at FROM lk "
-    "ON CONFLICT DO NOTHING RETURNING update_id"
-).bindparams(
-    bindparam("k", type_=BigInteger),
-    bindparam("u", type_=BigInteger),
-    bindparam("at", type_=m.UTCDateTime()),
-)
-_PG_LOCK = text("SELECT pg_advisory_xact_lock(:k)").bindparams(bindparam("k", type_=BigInteger))
-
-
-def _lock_key(user_hash: str) -> int:
-    """A signed 64-bit advisory lock key from a keyed hash."""
-    return int.from_bytes(bytes.fromhex(user_hash[:16]), "big", signed=True)
 
 
 class Store:
@@ -514,18 +312,19 @@ class Store:
         self,
         url: URL,
         crypto: Crypto,
-        runner: _SqliteRunner | _PgRunner,
+        backend: _Sqlite | _Postgres,
         clock: Callable[[], datetime],
     ) -> None:
         self.url = url
         self.dialect = url.get_backend_name()
         self._crypto = crypto
-        self._runner = runner
+        self._backend = backend
         self._now = clock
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._upsert: Callable[[Any], Any] = (
             postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         )
+        self._sql = turns.Statements(backend.engine.dialect)
 
     # ----------------------------------------------------------------- opening
 
@@ -542,24 +341,26 @@ class Store:
         Does not migrate (call ``bot.storage.commands.upgrade`` first). Raises
         ``MissingKeyError`` / ``InvalidKeyError`` / ``WrongKeyError`` for key problems,
         ``DatabaseConfigError`` / ``DatabaseUnavailableError`` (naming DATABASE_URL) when the
-        database cannot be used, and ``SchemaNotReadyError`` when it needs ``db upgrade``.
+        database cannot be used or is locked, and ``SchemaNotReadyError`` when it needs
+        ``python -m bot db upgrade``.
         """
         key = settings.data_encryption_key
         crypto = Crypto(key.get_secret_value() if key is not None else None)
         url = db.parse_url(settings.database_url)
-        runner: _SqliteRunner | _PgRunner
+        backend: _Sqlite | _Postgres
         if db.is_sqlite(url):
-            runner = _SqliteRunner(db.create_sqlite_sync(url, busy_timeout=busy_timeout))
+            engine = db.create_sqlite_sync(url, busy_timeout=busy_timeout)
+            backend = _Sqlite(engine, db.sqlite_file(url), busy_timeout)
         else:
-            runner = _PgRunner(db.create_async(url, busy_timeout=busy_timeout))
-        store = cls(url, crypto, runner, clock)
+            backend = _Postgres(db.create_async(url, busy_timeout=busy_timeout))
+        store = cls(url, crypto, backend, clock)
         try:
-            await store._runner.run(store._check_database, write=True)
+            await backend.run(store._check_database, write=True)
         except StorageError:
-            await runner.close()
+            await backend.close()
             raise
         except Exception as exc:
-            await runner.close()
+            await backend.close()
             raise db.unavailable(url, exc) from None
         log.info("storage opened (%s)", store.dialect)
         return store
@@ -575,7 +376,7 @@ class Store:
         check = self._crypto.key_check
         stmt = select(m.meta.c.value).where(m.meta.c.key == "key_check")
         stored = conn.execute(stmt).scalar_one_or_none()
-        if stored is None:
+        if stored is None:  # first start: remember which key this database belongs to
             rows = [
                 {"key": "key_check", "value": check},
                 {"key": "key_check_created_at", "value": self._now().isoformat()},
@@ -590,7 +391,7 @@ class Store:
             )
 
     async def close(self) -> None:
-        await self._runner.close()
+        await self._backend.close()
 
     def user_hash(self, user_key: str) -> str:
         """The keyed hash stored for a channel user id such as ``"tg:12345"``."""
@@ -598,239 +399,19 @@ class Store:
 
     # ----------------------------------------------------------------- the hot path
 
-    def turn(
-        self, user_key: str, update_id: int | None = None
-    ) -> AbstractAsyncContextManager[Turn]:
-        """One update's transaction for the person ``user_key`` (see the module docstring).
+    def turn(self, user_key: str, update_id: int | None = None) -> _TurnScope:
+        """One update's transaction for the person ``user_key`` (see the module docstring):
+        ``async with store.turn(user_key, update_id) as turn: ...``.
 
         ``Turn.duplicate`` is True when ``update_id`` was already processed (then nothing may
         be written). Leaving the block normally commits; an exception writes nothing.
         """
-        return self._turn(self._crypto.lookup(user_key), update_id)
+        return _TurnScope(self, self._crypto.lookup(user_key), update_id)
 
-    @asynccontextmanager
-    async def _turn(self, user_hash: str, update_id: int | None) -> AsyncIterator[Turn]:
-        lock = self._locks.get(user_hash)
-        if lock is None:
-            lock = self._locks[user_hash] = asyncio.Lock()
-        async with lock:
-            if isinstance(self._runner, _SqliteRunner):
-                runner = self._runner
-                loaded = await runner.run(
-                    lambda c: self._load(c, user_hash, update_id, False), write=False
-                )
-                turn = Turn(user_hash, update_id, loaded)
-                yield turn
-                if not turn.duplicate and (update_id is not None or turn._has_writes()):
-                    await runner.run(lambda c: self._flush(c, turn, True), write=True)
-            else:
-                async with self._runner.engine.connect() as aconn:
-                    loaded = await aconn.run_sync(self._load, user_hash, update_id, True)
-                    turn = Turn(user_hash, update_id, loaded)
-                    if turn.duplicate:
-                        await aconn.rollback()
-                        yield turn
-                    else:
-                        yield turn
-                        await aconn.run_sync(self._flush, turn, False)
-                        await aconn.commit()
-        if turn.duplicate:
-            log.info("update already processed; skipped (conversation %s)", _short(user_hash))
+    # ----------------------------------------------------------------- the rest runs here
 
-    def _load(self, conn: Connection, user_hash: str, update_id: int | None, pg: bool) -> _Loaded:
-        if pg:
-            key = _lock_key(user_hash)
-            if update_id is None:
-                conn.execute(_PG_LOCK, {"k": key})
-            elif (
-                conn.execute(
-                    _PG_LOCK_AND_MARK, {"k": key, "u": update_id, "at": self._now()}
-                ).first()
-                is None
-            ):
-                return _Loaded(duplicate=True)
-            row = conn.execute(_SELECT_CONVERSATION.with_for_update(), {"h": user_hash}).first()
-        else:
-            if update_id is not None and conn.execute(_SELECT_PROCESSED, {"u": update_id}).first():
-                return _Loaded(duplicate=True)
-            row = conn.execute(_SELECT_CONVERSATION, {"h": user_hash}).first()
-        if row is None:
-            return _Loaded(duplicate=False)
-        cid, version, status, record_enc, has_chat, last_update_id = row
-        return _Loaded(
-            duplicate=False,
-            conversation_id=cid,
-            version=version,
-            status=status,
-            record=json.loads(self._crypto.decrypt(record_enc)),
-            has_chat=bool(has_chat),
-            last_update_id=last_update_id,
-        )
-
-    def _flush(self, conn: Connection, turn: Turn, mark_update: bool) -> None:
-        now = self._now()
-        crypto = self._crypto
-        if mark_update and turn.update_id is not None:
-            marked = conn.execute(_SQLITE_MARK, {"update_id": turn.update_id, "at": now})
-            if marked.rowcount != 1:
-                raise ConcurrentTurnError("the update was processed by another process meanwhile")
-        if turn._erase:
-            turn.erasure = self._erase(conn, turn.user_hash, None, now)
-            return
-        loaded = turn._loaded
-        cid = loaded.conversation_id
-        saved = turn._save
-        if saved is not None:
-            values = {
-                "record_enc": crypto.encrypt(saved.record_json),
-                "status": saved.status,
-                "lang": saved.lang,
-                "source": saved.source,
-                "flow_id": saved.flow_id,
-                "flow_version": saved.flow_version,
-                "updated_at": now,
-            }
-            if cid is None:
-                chat = turn._chat_id
-                values.update(
-                    user_hash=turn.user_hash,
-                    chat_enc=None if chat is None else crypto.encrypt(str(chat)),
-                    version=1,
-                    last_update_id=turn.update_id,
-                    created_at=now,
-                )
-                try:
-                    cid = conn.execute(_INSERT_CONVERSATION, values).scalar_one()
-                except IntegrityError:
-                    raise ConcurrentTurnError(
-                        "the conversation was created by another process meanwhile"
-                    ) from None
-            else:
-                values.update(b_id=cid, b_version=loaded.version, b_update=turn.update_id)
-                if conn.execute(_UPDATE_CONVERSATION, values).rowcount != 1:
-                    raise ConcurrentTurnError(
-                        "the conversation was changed by another process meanwhile"
-                    )
-                if turn._chat_id is not None and not loaded.has_chat:
-                    conn.execute(
-                        _SET_CHAT, {"b_id": cid, "b_chat": crypto.encrypt(str(turn._chat_id))}
-                    )
-        if cid is None:
-            if turn._has_children():
-                raise RuntimeError("save() a new conversation before adding anything to it")
-            return
-        if turn._answers:
-            conn.execute(
-                insert(m.answers),
-                [
-                    {
-                        "conversation_id": cid,
-                        "fact": a["fact"],
-                        "value": a["value"],
-                        "raw_enc": crypto.encrypt_opt(a["raw"]),
-                        "unit": a["unit"],
-                        "answered_at": a["at"] or now,
-                    }
-                    for a in turn._answers
-                ],
-            )
-        if turn._outcomes:
-            conn.execute(
-                insert(m.outcomes),
-                [{**o, "conversation_id": cid, "decided_at": now} for o in turn._outcomes],
-            )
-        if turn._consents:
-            conn.execute(
-                insert(m.consents),
-                [{**c, "conversation_id": cid, "at": now} for c in turn._consents],
-            )
-        if turn._contact is not None:
-            self._write_contact(conn, cid, turn._contact, now)
-        for ref in turn._referrals:
-            self._write_referral(conn, cid, ref, now)
-        if turn._outbox:
-            conn.execute(
-                self._upsert(_O).on_conflict_do_nothing(index_elements=["dedupe_key"]),
-                [self._outbox_values(o, cid, now, now) for o in turn._outbox],
-            )
-        if turn._alerts is not False:
-            self._write_alerts(conn, cid, turn._alerts, now)
-        log.debug(
-            "turn committed (conversation %s, %d answers)",
-            _short(turn.user_hash),
-            len(turn._answers),
-        )
-
-    def _write_contact(
-        self, conn: Connection, cid: int, contact: dict[str, Any], now: datetime
-    ) -> None:
-        enc = self._crypto.encrypt_opt
-        values = {
-            "name_enc": enc(contact["name"]),
-            "phone_enc": enc(contact["phone"]),
-            "email_enc": enc(contact["email"]),
-            "username_enc": enc(contact["username"]),
-            "best_time_enc": enc(contact["best_time"]),
-            "call_lang": contact["call_lang"],
-            "updated_at": now,
-        }
-        stmt = self._upsert(m.contacts).values(conversation_id=cid, **values)
-        conn.execute(stmt.on_conflict_do_update(index_elements=["conversation_id"], set_=values))
-
-    def _write_referral(
-        self, conn: Connection, cid: int, ref: dict[str, Any], now: datetime
-    ) -> None:
-        stmt = self._upsert(_R).on_conflict_do_nothing(index_elements=["ref_code"])
-        values = {
-            "ref_code": ref["ref_code"],
-            "conversation_id": cid,
-            "outcome": ref["outcome"],
-            "status": "new",
-            "attempts": 0,
-            "created_at": now,
-            "updated_at": now,
-        }
-        rid = conn.execute(stmt.returning(_R.c.id), values).scalar_one_or_none()
-        if rid is None:
-            # One chance in about 10**12 per referral; the update can simply be processed again.
-            raise StorageError("a new reference code collided with an existing one; retry")
-        conn.execute(
-            insert(m.referral_history),
-            {
-                "referral_id": rid,
-                "from_status": None,
-                "to_status": "new",
-                "actor_hash": None,
-                "at": now,
-            },
-        )
-
-    def _write_alerts(
-        self, conn: Connection, cid: int, alerts: tuple[str, str] | bool | None, now: datetime
-    ) -> None:
-        if isinstance(alerts, tuple):
-            topic, lang = alerts
-            values = {"topic": topic, "lang": lang, "at": now}
-            stmt = self._upsert(m.alert_optins).values(conversation_id=cid, **values)
-            conn.execute(
-                stmt.on_conflict_do_update(index_elements=["conversation_id"], set_=values)
-            )
-        else:
-            conn.execute(delete(m.alert_optins).where(m.alert_optins.c.conversation_id == cid))
-
-    def _outbox_values(
-        self, item: dict[str, Any], cid: int | None, now: datetime, not_before: datetime
-    ) -> dict[str, Any]:
-        return {
-            "kind": item["kind"],
-            "dedupe_key": item["dedupe_key"],
-            "conversation_id": cid,
-            "payload_enc": self._crypto.encrypt(_dumps(item["payload"])),
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": not_before,
-            "created_at": now,
-        }
+    async def _run(self, fn: Callable[[Connection], T], *, write: bool = True) -> T:
+        return await self._backend.run(fn, write=write)
 
     # ----------------------------------------------------------------- small look-ups
 
@@ -838,7 +419,7 @@ class Store:
         """The chat to write to for this person, or None."""
         user_hash = self._crypto.lookup(user_key)
         stmt = select(_C.c.chat_enc).where(_C.c.user_hash == user_hash)
-        token = await self._runner.run(lambda c: c.execute(stmt).scalar_one_or_none(), write=False)
+        token = await self._run(lambda c: c.execute(stmt).scalar_one_or_none(), write=False)
         return None if token is None else int(self._crypto.decrypt(token))
 
     async def answer_history(self, user_key: str) -> list[AnswerView]:
@@ -851,7 +432,7 @@ class Store:
             .where(_C.c.user_hash == user_hash)
             .order_by(a.c.id)
         )
-        rows = await self._runner.run(lambda c: c.execute(stmt).all(), write=False)
+        rows = await self._run(lambda c: c.execute(stmt).all(), write=False)
         return [self._answer_view(r) for r in rows]
 
     def _answer_view(self, row: Any) -> AnswerView:
@@ -877,16 +458,21 @@ class Store:
 
         def run(conn: Connection) -> bool:
             now = self._now()
-            item = {"kind": kind, "dedupe_key": dedupe_key, "payload": payload}
-            values = self._outbox_values(item, None, now, not_before or now)
-            if cid_query is not None:
-                values["conversation_id"] = cid_query
+            values: dict[str, Any] = {
+                "kind": kind,
+                "dedupe_key": dedupe_key,
+                "conversation_id": cid_query,
+                "payload_enc": self._crypto.encrypt(turns.dumps(payload)),
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": not_before or now,
+                "created_at": now,
+            }
             stmt = self._upsert(_O).values(**values)
-            return bool(
-                conn.execute(stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])).rowcount
-            )
+            stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
+            return bool(conn.execute(stmt).rowcount)
 
-        return await self._runner.run(run)
+        return await self._run(run)
 
     async def claim_outbox(
         self,
@@ -955,7 +541,7 @@ class Store:
                 for r in sorted(rows, key=lambda r: r.id)
             ]
 
-        items = await self._runner.run(run)
+        items = await self._run(run)
         if items:
             log.debug("outbox: %s claimed %d", worker_id, len(items))
         return items
@@ -973,7 +559,7 @@ class Store:
                 claimed_until=None,
             )
         )
-        return await self._runner.run(lambda c: c.execute(stmt, {"now": self._now()}).rowcount == 1)
+        return await self._run(lambda c: c.execute(stmt, {"now": self._now()}).rowcount == 1)
 
     async def mark_failed(
         self,
@@ -997,12 +583,12 @@ class Store:
                 last_error=error[:500] or None,
             )
         )
-        return await self._runner.run(lambda c: c.execute(stmt).rowcount == 1)
+        return await self._run(lambda c: c.execute(stmt).rowcount == 1)
 
     async def outbox_counts(self) -> dict[str, int]:
         """Number of outbox items per status."""
         stmt = select(_O.c.status, func.count()).group_by(_O.c.status)
-        rows = await self._runner.run(lambda c: c.execute(stmt).tuples().all(), write=False)
+        rows = await self._run(lambda c: c.execute(stmt).tuples().all(), write=False)
         return {status: count for status, count in rows}
 
     # ----------------------------------------------------------------- referrals
@@ -1102,7 +688,7 @@ class Store:
             found = self._details(conn, conn.execute(stmt).all())
             return found[0] if found else None
 
-        return await self._runner.run(run, write=False)
+        return await self._run(run, write=False)
 
     async def referrals(self, statuses: Iterable[str] | None = None) -> list[ReferralDetails]:
         """Referrals oldest first; all of them (``/export``) or those in ``statuses``
@@ -1110,9 +696,7 @@ class Store:
         stmt = self._referral_query().order_by(_R.c.id)
         if statuses is not None:
             stmt = stmt.where(_R.c.status.in_(list(statuses)))
-        return await self._runner.run(
-            lambda c: self._details(c, c.execute(stmt).all()), write=False
-        )
+        return await self._run(lambda c: self._details(c, c.execute(stmt).all()), write=False)
 
     async def set_referral_status(
         self,
@@ -1171,7 +755,7 @@ class Store:
             )
             return StatusChange(ref_code, row.status, new_status, now, first_ack)
 
-        return await self._runner.run(run)
+        return await self._run(run)
 
     async def acknowledge(self, ref_code: str, actor_key: str) -> bool:
         """Mark a referral acknowledged without changing its status. True the first time."""
@@ -1188,7 +772,7 @@ class Store:
                 self._audit(conn, now, actor, "referral_acknowledged", ref_code, {})
             return bool(done)
 
-        return await self._runner.run(run)
+        return await self._run(run)
 
     async def record_contact_attempt(self, ref_code: str, actor_key: str) -> int:
         """Count one attempt to reach the patient; returns the number of attempts so far."""
@@ -1207,12 +791,12 @@ class Store:
             self._audit(conn, now, actor, "contact_attempt", ref_code, {"attempts": attempts})
             return int(attempts)
 
-        return await self._runner.run(run)
+        return await self._run(run)
 
     async def set_card_message(self, ref_code: str, message_id: int) -> None:
         """Remember the team-chat message that shows this referral's card."""
         stmt = update(_R).where(_R.c.ref_code == ref_code).values(card_message_id=message_id)
-        await self._runner.run(lambda c: c.execute(stmt))
+        await self._run(lambda c: c.execute(stmt))
 
     async def referrals_to_remind(self, hours: int) -> list[str]:
         """Codes of referrals nobody acknowledged within ``hours`` and not reminded since."""
@@ -1230,12 +814,12 @@ class Store:
             )
             return list(conn.execute(stmt).scalars())
 
-        return await self._runner.run(run, write=False)
+        return await self._run(run, write=False)
 
     async def mark_reminded(self, ref_codes: Sequence[str]) -> None:
         if ref_codes:
             stmt = update(_R).where(_R.c.ref_code.in_(list(ref_codes)))
-            await self._runner.run(lambda c: c.execute(stmt.values(reminded_at=self._now())))
+            await self._run(lambda c: c.execute(stmt.values(reminded_at=self._now())))
 
     # ----------------------------------------------------------------- statistics and audit
 
@@ -1270,7 +854,7 @@ class Store:
                 )
             ]
 
-        return await self._runner.run(run, write=False)
+        return await self._run(run, write=False)
 
     def _audit(
         self,
@@ -1302,9 +886,7 @@ class Store:
         """Log a coordinator action (e.g. a refused button press). ``subject`` and ``detail``
         must not contain personal data; the actor is stored as a keyed hash."""
         actor = None if actor_key is None else self._crypto.lookup(actor_key)
-        await self._runner.run(
-            lambda c: self._audit(c, self._now(), actor, action, subject, detail or {})
-        )
+        await self._run(lambda c: self._audit(c, self._now(), actor, action, subject, detail or {}))
 
     async def recent_audit(self, limit: int = 50) -> list[AuditView]:
         a = m.audit_log
@@ -1313,44 +895,24 @@ class Store:
             .order_by(a.c.id.desc())
             .limit(limit)
         )
-        rows = await self._runner.run(lambda c: c.execute(stmt).all(), write=False)
+        rows = await self._run(lambda c: c.execute(stmt).all(), write=False)
         return [AuditView(*r) for r in rows]
 
     # ----------------------------------------------------------------- erasure and retention
-
-    def _erase(
-        self, conn: Connection, user_hash: str, actor_hash: str | None, now: datetime
-    ) -> Erasure:
-        ids = select(_C.c.id).where(_C.c.user_hash == user_hash)
-        counts, cards = retention.delete_conversations(conn, ids)
-        # The audit line says that an erasure happened and how much it removed; nothing in it
-        # points back to the person (not even their keyed hash).
-        self._audit(
-            conn,
-            now,
-            actor_hash,
-            "erase_person",
-            None,
-            {"by": "coordinator" if actor_hash else "self", "rows": counts},
-        )
-        log.info("erased one person's data (%d conversation rows)", counts["conversations"])
-        return Erasure(counts, cards)
 
     async def erase_person(self, user_key: str, *, actor_key: str | None = None) -> Erasure:
         """Remove every row about this person and leave an audit line without personal data.
 
         ``actor_key``: the coordinator who did it, when it was not the person themselves.
-        Inside a turn, use ``Turn.erase()`` instead (same effect, same transaction).
+        Inside a turn, use ``Turn.erase()`` instead (same effect, in that turn's transaction).
         """
-        user_hash = self._crypto.lookup(user_key)
         actor = None if actor_key is None else self._crypto.lookup(actor_key)
-
-        def run(conn: Connection) -> Erasure:
-            if self.dialect == "postgresql":
-                conn.execute(_PG_LOCK, {"k": _lock_key(user_hash)})
-            return self._erase(conn, user_hash, actor, self._now())
-
-        return await self._runner.run(run)
+        async with _TurnScope(self, self._crypto.lookup(user_key), None) as turn:
+            turn.erase()
+            turn._erase_actor = actor
+        assert turn.erasure is not None
+        log.info("erased one person's data (%d rows)", sum(turn.erasure.counts.values()))
+        return turn.erasure
 
     async def purge(
         self,
@@ -1371,6 +933,131 @@ class Store:
             self._audit(conn, at, None, "purge", None, detail)
             return counts
 
-        counts = await self._runner.run(run)
+        counts = await self._run(run)
         log.info("purge removed %d conversations", counts["conversations"])
         return counts
+
+
+class _TurnScope:
+    """``async with store.turn(...)``: a plain class, cheaper than a generator-based one."""
+
+    __slots__ = ("aconn", "lock", "raw", "store", "turn", "update_id", "user_hash")
+
+    def __init__(self, store: Store, user_hash: str, update_id: int | None) -> None:
+        self.store = store
+        self.user_hash = user_hash
+        self.update_id = update_id
+        self.lock: asyncio.Lock | None = None
+        self.turn: Turn | None = None
+        self.aconn: Any = None
+        self.raw: Any = None
+
+    async def __aenter__(self) -> Turn:
+        store = self.store
+        locks = store._locks
+        lock = locks.get(self.user_hash)
+        if lock is None:
+            lock = locks[self.user_hash] = asyncio.Lock()
+        await lock.acquire()  # one turn at a time per person in this process
+        self.lock = lock
+        try:
+            backend = store._backend
+            if isinstance(backend, _Sqlite):
+                loaded = await self._enter_sqlite(backend)
+            else:
+                loaded = await self._enter_pg(backend)
+        except BaseException:
+            lock.release()
+            raise
+        self.turn = turn = Turn(self.user_hash, self.update_id, loaded)
+        return turn
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, *_exc: object) -> None:
+        turn = self.turn
+        assert turn is not None and self.lock is not None
+        try:
+            if isinstance(self.store._backend, _Sqlite):
+                if exc_type is None:
+                    await self._exit_sqlite(self.store._backend, turn)
+            else:
+                await self._exit_pg(turn, ok=exc_type is None)
+        finally:
+            self.lock.release()
+        if turn.duplicate:
+            log.info("update already processed; skipped (conversation %s)", _short(turn.user_hash))
+
+    # SQLite: read now, write everything at the end in one BEGIN IMMEDIATE ... COMMIT.
+
+    async def _enter_sqlite(self, b: _Sqlite) -> turns.Loaded:
+        store = self.store
+        async with b.lock:  # only waits while the worker thread has the connection
+            if b.driver is None:
+                await asyncio.get_running_loop().run_in_executor(b.worker, b._connect)
+            drv = b.driver
+            assert drv is not None
+            uid = self.update_id
+            if uid is not None and await drv.row(store._sql.select_processed, {"u": uid}):
+                return turns.Loaded(duplicate=True)
+            return await turns.load(drv, store._sql, store._crypto, self.user_hash)
+
+    async def _exit_sqlite(self, b: _Sqlite, turn: Turn) -> None:
+        if turn.duplicate or (self.update_id is None and not turn.has_writes()):
+            return
+        store = self.store
+        async with b.lock:
+            raw, drv = b.raw, b.driver
+            assert raw is not None and drv is not None
+            raw.execute("BEGIN IMMEDIATE")
+            try:
+                await turns.flush(drv, store._sql, store._crypto, turn, store._now(), mark=True)
+                raw.execute("COMMIT")
+            except BaseException:
+                if raw.in_transaction:
+                    raw.execute("ROLLBACK")
+                raise
+        b.wrote()
+
+    # PostgreSQL: one transaction from entry to exit, holding the conversation's lock.
+
+    async def _enter_pg(self, b: _Postgres) -> turns.Loaded:
+        store = self.store
+        self.aconn = aconn = await b.engine.connect()
+        try:
+            raw: Any = (await aconn.get_raw_connection()).driver_connection
+            self.raw = raw
+            status = await raw.execute(turns.pg_begin(self.user_hash, self.update_id, store._now()))
+            if self.update_id is not None and status.endswith(" 0"):
+                await raw.execute("ROLLBACK")
+                return turns.Loaded(duplicate=True)
+            return await turns.load(turns.PgDriver(raw), store._sql, store._crypto, self.user_hash)
+        except BaseException:
+            await self._abandon_pg()
+            raise
+
+    async def _exit_pg(self, turn: Turn, *, ok: bool) -> None:
+        store = self.store
+        if turn.duplicate:
+            await self.aconn.close()
+            return
+        if not ok:
+            await self._abandon_pg()
+            return
+        try:
+            drv = turns.PgDriver(self.raw)
+            await turns.flush(drv, store._sql, store._crypto, turn, store._now(), mark=False)
+            await self.raw.execute("COMMIT")
+        except BaseException:
+            await self._abandon_pg()
+            raise
+        await self.aconn.close()
+
+    async def _abandon_pg(self) -> None:
+        raw, aconn = self.raw, self.aconn
+        try:
+            if raw is not None and not raw.is_closed() and raw.is_in_transaction():
+                await raw.execute("ROLLBACK")
+        except Exception:
+            log.warning("rollback failed; dropping the connection", exc_info=True)
+        if raw is not None and (raw.is_closed() or raw.is_in_transaction()):
+            await aconn.invalidate()
+        await aconn.close()

@@ -71,7 +71,6 @@ def upgrade() -> None:
         _pk("conversations"),
         sa.UniqueConstraint("user_hash", name="uq_conversations_user_hash"),
     )
-    op.create_index("ix_conversations_status_updated_at", "conversations", ["status", "updated_at"])
     op.create_table(
         "answers",
         _id(),
@@ -207,11 +206,10 @@ def upgrade() -> None:
     op.create_index("ix_outbox_status_next_attempt_at", "outbox", ["status", "next_attempt_at"])
     op.create_table(
         "processed_updates",
-        sa.Column("update_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("update_id", ID, autoincrement=False, nullable=False),
         sa.Column("at", TIME, nullable=False),
         sa.PrimaryKeyConstraint("update_id", name="pk_processed_updates"),
     )
-    op.create_index("ix_processed_updates_at", "processed_updates", ["at"])
 
 
 def downgrade() -> None:
