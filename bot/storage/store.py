@@ -320,6 +320,7 @@ class Store:
         self._crypto = crypto
         self._backend = backend
         self._now = clock
+        self._closed = False
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._upsert: Callable[[Any], Any] = (
             postgresql.insert if self.dialect == "postgresql" else sqlite.insert
@@ -391,7 +392,10 @@ class Store:
             )
 
     async def close(self) -> None:
-        await self._backend.close()
+        """Close the database connections (a second call does nothing)."""
+        if not self._closed:
+            self._closed = True
+            await self._backend.close()
 
     def user_hash(self, user_key: str) -> str:
         """The keyed hash stored for a channel user id such as ``"tg:12345"``."""
@@ -524,11 +528,10 @@ class Store:
             hashes: dict[int, str] = {}
             cids = {r.conversation_id for r in rows if r.conversation_id is not None}
             if cids:
-                hashes = dict(
-                    conn.execute(select(_C.c.id, _C.c.user_hash).where(_C.c.id.in_(cids)))
-                    .tuples()
-                    .all()
-                )
+                hashes = {
+                    r[0]: r[1]
+                    for r in conn.execute(select(_C.c.id, _C.c.user_hash).where(_C.c.id.in_(cids)))
+                }
             return [
                 OutboxItem(
                     id=r.id,
@@ -588,8 +591,8 @@ class Store:
     async def outbox_counts(self) -> dict[str, int]:
         """Number of outbox items per status."""
         stmt = select(_O.c.status, func.count()).group_by(_O.c.status)
-        rows = await self._run(lambda c: c.execute(stmt).tuples().all(), write=False)
-        return {status: count for status, count in rows}
+        rows = await self._run(lambda c: c.execute(stmt).all(), write=False)
+        return {r[0]: int(r[1]) for r in rows}
 
     # ----------------------------------------------------------------- referrals
 
@@ -835,16 +838,14 @@ class Store:
                 .order_by(k.c.id)
             ):
                 consent[cid] = bool(granted)
-            outcome = dict(
-                conn.execute(select(o.c.conversation_id, o.c.outcome).order_by(o.c.id))
-                .tuples()
-                .all()
-            )
-            referral = dict(
-                conn.execute(select(_R.c.conversation_id, _R.c.status).order_by(_R.c.id))
-                .tuples()
-                .all()
-            )
+            outcome = {
+                r[0]: r[1]
+                for r in conn.execute(select(o.c.conversation_id, o.c.outcome).order_by(o.c.id))
+            }
+            referral = {
+                r[0]: r[1]
+                for r in conn.execute(select(_R.c.conversation_id, _R.c.status).order_by(_R.c.id))
+            }
             return [
                 FunnelRow(
                     lang, source, status, consent.get(cid), outcome.get(cid), referral.get(cid)
