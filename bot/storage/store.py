@@ -33,7 +33,8 @@ statements (``turns.py``) are Core, compiled once, and run on the driver connect
   written) instead of losing a write.
 * **PostgreSQL** (any number of processes). Entering begins a transaction, takes a
   transaction-scoped advisory lock on the conversation and marks the update processed (one
-  statement), then reads the row ``FOR UPDATE``; leaving writes and commits. A second process
+  round trip), then reads the row ``FOR UPDATE`` (a second); leaving writes (one round trip per
+  kind of row) and commits. A second process
   with an update for the same person waits for the first to commit, so order holds across
   processes, and a re-delivered update waits and is then seen as a duplicate.
 
@@ -175,7 +176,8 @@ class OutboxItem:
     dedupe_key: str
     payload: dict[str, Any]
     attempts: int  # including this one
-    user_hash: str | None
+    user_hash: str | None  # the person it concerns, if any
+    chat_id: int | None  # their chat, for messages to them
 
 
 @dataclass(frozen=True, slots=True)
@@ -525,13 +527,13 @@ class Store:
                     _O.c.conversation_id,
                 )
             ).all()
-            hashes: dict[int, str] = {}
+            people: dict[int, tuple[str, int | None]] = {}
             cids = {r.conversation_id for r in rows if r.conversation_id is not None}
             if cids:
-                hashes = {
-                    r[0]: r[1]
-                    for r in conn.execute(select(_C.c.id, _C.c.user_hash).where(_C.c.id.in_(cids)))
-                }
+                found = select(_C.c.id, _C.c.user_hash, _C.c.chat_enc).where(_C.c.id.in_(cids))
+                for cid, user_hash, chat_enc in conn.execute(found):
+                    chat = None if chat_enc is None else int(self._crypto.decrypt(chat_enc))
+                    people[cid] = (user_hash, chat)
             return [
                 OutboxItem(
                     id=r.id,
@@ -539,7 +541,8 @@ class Store:
                     dedupe_key=r.dedupe_key,
                     payload=json.loads(self._crypto.decrypt(r.payload_enc)),
                     attempts=r.attempts,
-                    user_hash=hashes.get(r.conversation_id),
+                    user_hash=people.get(r.conversation_id, (None, None))[0],
+                    chat_id=people.get(r.conversation_id, (None, None))[1],
                 )
                 for r in sorted(rows, key=lambda r: r.id)
             ]

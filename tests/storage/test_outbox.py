@@ -103,6 +103,7 @@ async def test_enqueue_in_a_turn_is_part_of_its_transaction(store: Store) -> Non
         turn.enqueue("referral_card", code, {"ref": code})  # the same key twice: one row
     items = await store.claim_outbox("w", 10)
     assert [(i.dedupe_key, i.user_hash) for i in items] == [(code, store.user_hash("tg:77"))]
+    assert items[0].chat_id is None  # saved without a chat id
 
 
 async def test_claims_can_be_limited_to_kinds(store: Store) -> None:
@@ -114,7 +115,11 @@ async def test_claims_can_be_limited_to_kinds(store: Store) -> None:
 
 async def test_enqueue_for_a_person_links_the_row(store: Store) -> None:
     async with store.turn("tg:78", 1) as turn:
-        turn.save(record())
+        turn.save(record(), chat_id=78)
     await store.enqueue("ack_notice", "ack-1", {"x": 1}, user_key="tg:78")
-    [item] = await store.claim_outbox("w", 10)
-    assert item.user_hash == store.user_hash("tg:78")
+    await store.enqueue("digest", "digest-1", {"x": 2}, user_key="tg:nobody")
+    items = await store.claim_outbox("w", 10)
+    assert [(i.user_hash, i.chat_id) for i in items] == [
+        (store.user_hash("tg:78"), 78),
+        (None, None),
+    ]

@@ -154,3 +154,24 @@ async def test_consents_outcomes_alerts_are_stored(store: Store) -> None:
     async with store.turn("tg:13", 2) as turn:
         turn.opt_out_alerts()
         turn.add_consent("trial_alerts", False, "Tell me about ...", "en")
+
+
+async def test_sqlite_checkpoints_run_in_the_background(
+    backend: str, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if backend != "sqlite":
+        return
+    from bot.storage import store as store_module
+
+    monkeypatch.setattr(store_module, "CHECKPOINT_EVERY", 5)
+    b = store._backend
+    assert isinstance(b, store_module._Sqlite) and b.raw is not None
+    assert b.raw.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+    for i in range(12):
+        async with store.turn(f"tg:{i}", i) as turn:
+            turn.save(record())
+    assert b.pending_checkpoint is not None
+    b.pending_checkpoint.result(timeout=10)
+    assert b.checkpoint_conn is not None
+    busy, frames, done = b.checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert busy == 0 and frames == done  # everything written so far is in the main file
