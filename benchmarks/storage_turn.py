@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import sys
@@ -32,6 +33,7 @@ from bot.config import Settings
 from bot.engine.record import Answer, Conversation
 from bot.storage import Store, commands, db
 from bot.storage import models as m
+from bot.storage.crypto import Crypto
 
 
 def sample_record(i: int) -> dict[str, object]:
@@ -83,6 +85,52 @@ async def bench_store(settings: Settings, turns: int, users: int) -> dict[str, f
         }
     finally:
         await store.close()
+
+
+def bench_crypto(turns: int) -> float:
+    """The part of a turn that is not the database: decrypt and parse the record, dump and
+    encrypt it again, encrypt the answer's words."""
+    crypto = Crypto(commands.keygen())
+    token = crypto.encrypt(json.dumps(sample_record(1)))
+    times = []
+    for _ in range(turns):
+        t0 = time.perf_counter()
+        record = json.loads(crypto.decrypt(token))
+        crypto.encrypt(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+        crypto.encrypt("130斤")
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e6
+
+
+async def bench_pg_floor(url: str, rounds: int = 300) -> tuple[float, float]:
+    """What PostgreSQL itself costs here: one round trip, and one committed one-row write."""
+    import asyncpg
+
+    args = db.parse_url(url)
+    conn = await asyncpg.connect(
+        host=args.host,
+        port=args.port or 5432,
+        user=args.username,
+        password=args.password,
+        database=args.database,
+    )
+    try:
+        await conn.execute("CREATE TEMP TABLE t (id int PRIMARY KEY, v text)")
+        await conn.execute("INSERT INTO t VALUES (1, 'x')")
+        trips, commits = [], []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            await conn.fetchval("SELECT 1")
+            trips.append(time.perf_counter() - t0)
+        await conn.execute("CREATE TABLE IF NOT EXISTS bench_commit (id int PRIMARY KEY, v text)")
+        await conn.execute("INSERT INTO bench_commit VALUES (1, 'x') ON CONFLICT DO NOTHING")
+        for i in range(rounds):
+            t0 = time.perf_counter()
+            await conn.execute("UPDATE bench_commit SET v = $1 WHERE id = 1", str(i))
+            commits.append(time.perf_counter() - t0)
+        return statistics.median(trips) * 1e6, statistics.median(commits) * 1e6
+    finally:
+        await conn.close()
 
 
 async def bench_naive_aiosqlite(path: Path, turns: int) -> float:
@@ -185,13 +233,20 @@ async def main() -> None:
         )
         show("SQLite", await bench_store(settings, args.turns, args.users))
         naive = await bench_naive_aiosqlite(path, min(args.turns, 1000))
-        print(f"{'':<11} (the same turn as separate aiosqlite statements: median {naive:7.0f} µs)")
+        print(f"{'':<11} the same turn as separate aiosqlite statements: median {naive:6.0f} µs")
+        crypto = bench_crypto(1000)
+        print(f"{'':<11} of a turn, Fernet and JSON alone:               median {crypto:6.0f} µs")
     created = await pg_database(args.pg)
     if created is not None:
         pg_url, name = created
         try:
             settings = Settings(database_url=pg_url, data_encryption_key=key, _env_file=None)
             show("PostgreSQL", await bench_store(settings, args.turns, args.users))
+            trip, commit = await bench_pg_floor(pg_url)
+            print(
+                f"{'':<11} this server: one round trip {trip:5.0f} µs, "
+                f"one autocommitted write {commit:5.0f} µs"
+            )
         finally:
             await drop_pg(args.pg, name)
 

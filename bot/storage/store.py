@@ -410,7 +410,14 @@ class Store:
         ``async with store.turn(user_key, update_id) as turn: ...``.
 
         ``Turn.duplicate`` is True when ``update_id`` was already processed (then nothing may
-        be written). Leaving the block normally commits; an exception writes nothing.
+        be written). Leaving the block normally commits; an exception writes nothing. Send the
+        replies after the block, never inside it.
+
+        Inside the block use only the ``Turn``: on PostgreSQL it holds a pooled connection and
+        the person's lock, so another ``Store`` call there would need a second connection, and
+        ``erase_person`` for the same person would wait for this very turn (use
+        ``Turn.erase()``). ``update_id=None`` makes a turn that is not de-duplicated (for
+        work that is not a channel update).
         """
         return _TurnScope(self, self._crypto.lookup(user_key), update_id)
 

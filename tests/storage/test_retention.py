@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 from bot.config import Settings
@@ -69,3 +70,17 @@ async def test_purge_keeps_pending_outbox_items(store: Store, clock: Clock) -> N
     counts = await store.purge(clock.now, retention_days=30)
     assert counts["outbox"] == 1
     assert await store.outbox_counts() == {"pending": 1}
+
+
+async def test_the_running_bot_purges_daily(store: Store) -> None:
+    import asyncio
+
+    from bot.storage.retention import purge_daily
+
+    task = asyncio.create_task(purge_daily(store, 30, every=timedelta(seconds=0.01)))
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    runs = [a for a in await store.recent_audit() if a.action == "purge"]
+    assert len(runs) >= 2
