@@ -1,0 +1,54 @@
+"""Durable storage: SQLite by default, PostgreSQL at scale, personal data encrypted.
+
+Start-up: ``await commands.upgrade(settings)`` then ``store = await Store.open(settings)``.
+See ``store.py`` for the per-update API.
+"""
+
+from bot.storage.errors import (
+    ConcurrentTurnError,
+    DatabaseConfigError,
+    DatabaseUnavailableError,
+    DecryptionError,
+    InvalidKeyError,
+    MissingKeyError,
+    ReferralNotFoundError,
+    SchemaNotReadyError,
+    StaleStatusError,
+    StorageError,
+    WrongKeyError,
+)
+from bot.storage.store import (
+    AnswerView,
+    ContactView,
+    FunnelRow,
+    OutboxItem,
+    OutcomeView,
+    ReferralDetails,
+    StatusChange,
+    Store,
+)
+from bot.storage.turns import Erasure, Turn
+
+__all__ = [
+    "AnswerView",
+    "ConcurrentTurnError",
+    "ContactView",
+    "DatabaseConfigError",
+    "DatabaseUnavailableError",
+    "DecryptionError",
+    "Erasure",
+    "FunnelRow",
+    "InvalidKeyError",
+    "MissingKeyError",
+    "OutboxItem",
+    "OutcomeView",
+    "ReferralDetails",
+    "ReferralNotFoundError",
+    "SchemaNotReadyError",
+    "StaleStatusError",
+    "StatusChange",
+    "StorageError",
+    "Store",
+    "Turn",
+    "WrongKeyError",
+]
