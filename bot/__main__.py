@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -49,11 +52,51 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Start the Telegram bot when a token is set, otherwise the terminal chat."""
-    if not os.environ.get("TELEGRAM_BOT_TOKEN"):
+    from bot.config import get_settings
+
+    settings = get_settings()
+    _configure_logging(settings.log_level)
+    if settings.telegram_bot_token is None:
         print("TELEGRAM_BOT_TOKEN is not set: starting the terminal chat instead.", file=sys.stderr)
         return cmd_shell(args)
-    print("The Telegram channel is not built yet; use `python -m bot shell`.", file=sys.stderr)
-    return 2
+    from bot.channels.telegram.main import run_telegram
+
+    return run_telegram(settings)
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    """Apply the database migrations (running them twice changes nothing)."""
+    from bot.config import get_settings
+    from bot.storage.commands import upgrade
+
+    asyncio.run(upgrade(get_settings()))
+    print("database is up to date", file=sys.stderr)
+    return 0
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    """Print a new DATA_ENCRYPTION_KEY."""
+    from bot.storage.commands import keygen
+
+    print(keygen())
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    """Delete abandoned conversations and data past retention."""
+    from bot.config import get_settings
+    from bot.storage.commands import purge
+
+    counts = asyncio.run(purge(get_settings()))
+    print(json.dumps(counts, sort_keys=True))
+    return 0
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its lines carry the bot token
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,6 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
     graph = sub.add_parser("graph", help="write the flow as a Mermaid diagram")
     graph.add_argument("-o", "--output", help="file to write (default: standard output)")
     graph.set_defaults(func=cmd_graph)
+
+    db = sub.add_parser("db", help="database commands")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply the migrations").set_defaults(func=cmd_db)
+
+    sub.add_parser("keygen", help="print a new DATA_ENCRYPTION_KEY").set_defaults(func=cmd_keygen)
+    sub.add_parser("purge", help="delete data past retention").set_defaults(func=cmd_purge)
     return parser
 
 
@@ -90,6 +140,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code: int = args.func(args)
     except (FlowError, CatalogError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        from bot.storage.errors import StorageError
+
+        if not isinstance(exc, StorageError):
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return code

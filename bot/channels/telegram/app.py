@@ -1,0 +1,159 @@
+"""Build and run the Telegram application: all handler wiring in one place."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+from telegram import Update
+from telegram.error import InvalidToken, NetworkError, TelegramError, TimedOut
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.channels.telegram.handlers import COMMANDS, TelegramChannel, command_menus
+from bot.channels.telegram.ordering import PerChatUpdateProcessor
+from bot.config import Settings
+
+log = logging.getLogger(__name__)
+TOKEN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,100}$")
+
+
+class StartupError(RuntimeError):
+    """The bot cannot start; the message says what to fix."""
+
+
+def check_token(settings: Settings) -> str:
+    """Return the token, or raise StartupError when it is missing or malformed."""
+    if settings.telegram_bot_token is None:
+        raise StartupError("TELEGRAM_BOT_TOKEN is not set. Get one from @BotFather.")
+    token = settings.telegram_bot_token.get_secret_value().strip()
+    if not TOKEN.match(token):
+        raise StartupError(
+            "TELEGRAM_BOT_TOKEN is malformed: it should look like 123456789:AAH... "
+            "(from @BotFather)."
+        )
+    return token
+
+
+def register(app: Application, channel: TelegramChannel) -> None:  # type: ignore[type-arg]
+    """Wire every handler: private chats, taps, groups, and what the bot cannot read."""
+    private = filters.ChatType.PRIVATE
+    app.add_handler(CommandHandler("start", channel.start, filters=private))
+    app.add_handler(
+        CommandHandler([c for c in COMMANDS if c != "start"], channel.command, filters=private)
+    )
+    app.add_handler(CallbackQueryHandler(channel.tap))
+    app.add_handler(MessageHandler(private & filters.UpdateType.EDITED_MESSAGE, channel.unreadable))
+    app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, channel.text))
+    app.add_handler(
+        MessageHandler(
+            private
+            & (
+                filters.Sticker.ALL
+                | filters.PHOTO
+                | filters.VOICE
+                | filters.AUDIO
+                | filters.VIDEO
+                | filters.VIDEO_NOTE
+                | filters.LOCATION
+                | filters.VENUE
+                | filters.Document.ALL
+                | filters.CONTACT
+                | filters.ANIMATION
+                | filters.POLL
+            ),
+            channel.unreadable,
+        )
+    )
+    app.add_handler(MessageHandler(filters.ChatType.GROUPS, channel.group))
+    app.add_error_handler(_on_error)
+
+
+async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log a handler failure without personal data."""
+    update_id = update.update_id if isinstance(update, Update) else None
+    error = context.error
+    log.error("update %s failed: %s", update_id, type(error).__name__ if error else "unknown")
+
+
+def build_application(settings: Settings, channel: TelegramChannel) -> Application:  # type: ignore[type-arg]
+    """Return the configured Application (not yet initialised)."""
+    app = (
+        ApplicationBuilder()
+        .token(check_token(settings))
+        .base_url(settings.telegram_base_url)
+        .base_file_url(settings.telegram_base_url.replace("/bot", "/file/bot"))
+        .rate_limiter(AIORateLimiter(max_retries=5))
+        .concurrent_updates(PerChatUpdateProcessor(64))
+        .connect_timeout(10)
+        .read_timeout(15)
+        .get_updates_read_timeout(40)
+        .build()
+    )
+    register(app, channel)
+    return app
+
+
+async def set_command_menus(app: Application) -> None:  # type: ignore[type-arg]
+    """Register the command menu in every language with setMyCommands."""
+    for code, commands in command_menus():
+        await app.bot.set_my_commands(commands, language_code=code)
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    """Run the bot until ``stop`` is set: open storage, start polling or the webhook."""
+    from bot.conversations import Conversations
+    from bot.engine.engine import load_engine
+    from bot.storage.store import Store
+
+    engine = load_engine(settings.flow, retention_days=settings.retention_days)
+    store = await Store.open(settings)
+    try:
+        channel = TelegramChannel(Conversations(engine, store), settings.study_team_chat_id)
+        app = build_application(settings, channel)
+        async with app:
+            await set_command_menus(app)
+            await app.start()
+            assert app.updater is not None
+            if settings.webhook_url:
+                secret = (
+                    settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+                )
+                await app.updater.start_webhook(
+                    listen=settings.webhook_listen,
+                    port=settings.webhook_port,
+                    url_path="telegram",
+                    webhook_url=settings.webhook_url,
+                    secret_token=secret,
+                )
+            else:
+                await app.updater.start_polling(poll_interval=0.0, timeout=30)
+            log.info("bot running (%s)", "webhook" if settings.webhook_url else "long polling")
+            await stop.wait()
+            await app.updater.stop()
+            await app.stop()
+    finally:
+        await store.close()
+
+
+def explain(exc: BaseException, settings: Settings) -> str:
+    """Turn a start-up failure into a message that says what to fix."""
+    if isinstance(exc, InvalidToken):
+        return (
+            "The Bot API rejected TELEGRAM_BOT_TOKEN (Unauthorized). "
+            "Check the token from @BotFather."
+        )
+    if isinstance(exc, (NetworkError, TimedOut)):
+        return f"Cannot reach the Bot API at TELEGRAM_BASE_URL={settings.telegram_base_url}: {exc}"
+    if isinstance(exc, TelegramError):
+        return f"The Bot API refused to start: {exc}"
+    return str(exc)

@@ -1,0 +1,74 @@
+"""Engine replies as Telegram messages: escaped HTML text and inline keyboards."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.engine.events import Reply
+
+MAX_TEXT = 4096
+MAX_CALLBACK_BYTES = 64
+_CALLBACK = re.compile(r"^a\|([A-Za-z0-9_:#-]{1,48})\|([A-Za-z0-9_-]{1,24})$")
+
+
+def callback_data(step: str, option: str) -> str:
+    """Return the button data for ``option`` of ``step`` ("a|<step>|<option>")."""
+    data = f"a|{step}|{option}"
+    if len(data.encode()) > MAX_CALLBACK_BYTES:
+        raise ValueError(f"callback data over {MAX_CALLBACK_BYTES} bytes: {data!r}")
+    return data
+
+
+def parse_callback(data: str | None) -> tuple[str, str] | None:
+    """Return ``(step, option)`` from our button data, or None for anything else."""
+    match = _CALLBACK.match(data or "")
+    return (match.group(1), match.group(2)) if match else None
+
+
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    """Return one button per row for the reply's choices (labels can be long)."""
+    if not reply.choices:
+        return None
+    rows = [
+        [InlineKeyboardButton(choice.label, callback_data=callback_data(reply.step, choice.id))]
+        for choice in reply.choices
+    ]
+    return InlineKeyboardMarkup(rows)
+
+
+def chunks(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Split text at line breaks so that no part is longer than Telegram allows."""
+    if len(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            parts.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        parts.append(current)
+    return parts
+
+
+def escape(text: str) -> str:
+    """Escape text for parse_mode HTML (every engine text may hold the patient's words)."""
+    return html.escape(text, quote=False)
+
+
+def question_html(reply: Reply) -> str:
+    """Return a question as HTML, with its question line in bold."""
+    parts = reply.text.split("\n\n")
+    if reply.kind == "question" and len(parts) >= 2:
+        parts[1] = f"<b>{escape(parts[1])}</b>"
+        return "\n\n".join([escape(parts[0]), parts[1], *(escape(p) for p in parts[2:])])
+    return escape(reply.text)

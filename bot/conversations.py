@@ -1,0 +1,90 @@
+"""One inbound event for one person: load, run the engine, commit, and only then reply.
+
+This is where the channel-free engine meets durable storage. Channels (Telegram, and
+any other) call :meth:`Conversations.handle` and send the replies it returns; nothing
+is returned before the answers and the new record are committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.engine.engine import Engine
+from bot.engine.events import Event, Result
+from bot.engine.machine import DONE
+from bot.engine.record import Conversation
+from bot.storage.store import Store
+from bot.storage.turns import Turn
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """Who an event comes from, and what the channel knows about them."""
+
+    user_key: str  # channel-qualified id, e.g. "tg:12345"; hashed by the store
+    chat_id: int | None = None  # where replies go (kept encrypted)
+    update_id: int | None = None  # for at-least-once de-duplication
+    lang_hint: str = ""  # the channel's language code, used for a new conversation
+    source: str = ""  # outreach source from a deep link, kept on a new conversation
+
+
+class Conversations:
+    """Run events through the engine with every change committed before the reply."""
+
+    def __init__(self, engine: Engine, store: Store) -> None:
+        self.engine = engine
+        self.store = store
+
+    def _restore(self, turn: Turn, inbound: Inbound) -> Conversation:
+        record = turn.record
+        if record is not None:
+            try:
+                conv = Conversation.from_json(record)
+            except (KeyError, TypeError, ValueError):
+                log.warning("unreadable conversation record; starting again")
+            else:
+                if conv.flow_id == self.engine.flow.id and self.engine.knows_state(conv.state):
+                    return conv
+        return self.engine.new(inbound.lang_hint, inbound.source)
+
+    async def handle(self, inbound: Inbound, event: Event) -> Result | None:
+        """Apply ``event``; return its result, or None when the update was already handled."""
+        async with self.store.turn(inbound.user_key, inbound.update_id) as turn:
+            if turn.duplicate:
+                return None
+            conv = self._restore(turn, inbound)
+            if inbound.source and not conv.source and not conv.history:
+                conv.source = inbound.source
+            result = self.engine.handle(conv, event)
+            if result.erase:
+                if not turn.is_new:
+                    turn.erase()
+                return result
+            turn.save(
+                conv.to_json(),
+                status="finished" if conv.state == DONE else "active",
+                chat_id=inbound.chat_id,
+            )
+            for fact, answer in result.answered:
+                turn.add_answer(fact, answer.value, answer.raw, answer.unit)
+            if result.outcome is not None:
+                turn.set_outcome(
+                    result.outcome["outcome"],
+                    failed=result.outcome["failed"],
+                    unknown=result.outcome["unknown"],
+                    flow_id=self.engine.flow.id,
+                    protocol_version=self.engine.flow.protocol,
+                )
+            if result.alerts is True:
+                turn.opt_in_alerts(conv.lang)
+            elif result.alerts is False:
+                turn.opt_out_alerts()
+        return result
+
+    async def current(self, inbound: Inbound) -> Conversation:
+        """Return the person's conversation as stored (a new one when there is none)."""
+        async with self.store.turn(inbound.user_key, None) as turn:
+            return self._restore(turn, inbound)
