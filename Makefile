@@ -39,6 +39,7 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy bot
 
+unit: export TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 unit: catalogs
 	$(BIN)/python -m pytest -q
 

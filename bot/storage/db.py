@@ -42,8 +42,8 @@ def parse_url(url: str) -> URL:
             "DATABASE_URL is not a database URL. Examples: sqlite+aiosqlite:///data/trialbot.db "
             "or postgresql+asyncpg://user:password@host:5432/dbname"
         ) from None
-    backend = parsed.get_backend_name()
-    driver = parsed.get_driver_name()
+    backend, _, driver = parsed.drivername.partition("+")
+    driver = driver or {"sqlite": "pysqlite", "postgresql": "psycopg2"}.get(backend, "")
     if backend == "sqlite" and driver in {"pysqlite", "aiosqlite"}:
         return parsed.set(drivername=SQLITE_ASYNC_DRIVER)
     if backend == "postgresql" and driver in {"asyncpg", "psycopg2"}:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 
@@ -113,10 +114,12 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Run the bot until ``stop`` is set: open storage, start polling or the webhook."""
     from bot.conversations import Conversations
     from bot.engine.engine import load_engine
+    from bot.storage.retention import purge_daily
     from bot.storage.store import Store
 
     engine = load_engine(settings.flow, retention_days=settings.retention_days)
     store = await Store.open(settings)
+    purging = asyncio.create_task(purge_daily(store, settings.retention_days))
     try:
         channel = TelegramChannel(Conversations(engine, store), settings.study_team_chat_id)
         app = build_application(settings, channel)
@@ -142,6 +145,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             await app.updater.stop()
             await app.stop()
     finally:
+        purging.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await purging
         await store.close()
 
 
