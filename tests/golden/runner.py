@@ -2,7 +2,8 @@
 
 A golden file (``tests/golden/<flow>.test.json``) holds runs. Each run names a language
 and a list of inputs; each input is one of ``{"start": tag}``, ``{"say": text}``,
-``{"tap": option}`` (an option of the last question asked) or ``{"cmd": name}``. The
+``{"tap": option}`` (an option of the last question asked), ``{"tap_step": "step|option"}``
+(a button of any step, as from an old message) or ``{"cmd": name}``. The
 file stores, per input, the replies the engine gave (kind, step, text, option ids),
 and the outcome at the end.
 
@@ -35,6 +36,9 @@ def _event(spec: dict[str, str], asked: Reply | None) -> Event:
         return Event.say(value)
     if kind == "cmd":
         return Event.cmd(value)
+    if kind == "tap_step":  # a tap on a button of any step, e.g. an old message's
+        step, _, option = value.partition("|")
+        return Event.tap(step, option)
     if kind == "tap":
         if asked is None:
             raise ValueError(f"tap {value!r} with no question asked")
