@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import sys
 from pathlib import Path
 
 from bot.engine.errors import FlowError
 from bot.i18n import LANGUAGES, CatalogError
+from bot.logs import configure_logging
 
 
 def _engine(flow: str):  # type: ignore[no-untyped-def]
@@ -55,7 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.config import get_settings
 
     settings = get_settings()
-    _configure_logging(settings.log_level)
+    configure_logging(settings.log_level)
     if settings.telegram_bot_token is None:
         print("TELEGRAM_BOT_TOKEN is not set: starting the terminal chat instead.", file=sys.stderr)
         return cmd_shell(args)
@@ -90,13 +90,6 @@ def cmd_purge(args: argparse.Namespace) -> int:
     counts = asyncio.run(purge(get_settings()))
     print(json.dumps(counts, sort_keys=True))
     return 0
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its lines carry the bot token
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -34,9 +34,10 @@ class Inbound:
 class Conversations:
     """Run events through the engine with every change committed before the reply."""
 
-    def __init__(self, engine: Engine, store: Store) -> None:
+    def __init__(self, engine: Engine, store: Store, *, email_handoff: bool = False) -> None:
         self.engine = engine
         self.store = store
+        self.email_handoff = email_handoff
 
     def _restore(self, turn: Turn, inbound: Inbound) -> Conversation:
         record = turn.record
@@ -82,7 +83,28 @@ class Conversations:
                 turn.opt_in_alerts(conv.lang)
             elif result.alerts is False:
                 turn.opt_out_alerts()
+            for kind, granted, wording in result.consents:
+                turn.add_consent(kind, granted, wording, conv.lang)
+            if result.referral is not None:
+                self._hand_over(turn, result.referral, result.contact or {}, event)
         return result
+
+    def _hand_over(
+        self, turn: Turn, referral: dict[str, str], contact: dict[str, str], event: Event
+    ) -> None:
+        """Keep the contact details and the referral, and queue its card and e-mail."""
+        turn.save_contact(
+            name=contact.get("name"),
+            phone=contact.get("phone"),
+            email=contact.get("email"),
+            username=event.username or None,
+            best_time=contact.get("best_time"),
+            call_lang=contact.get("call_lang"),
+        )
+        ref = turn.create_referral(referral["outcome"], code=referral["ref"])
+        turn.enqueue("referral_card", ref, {"ref": ref})
+        if self.email_handoff:
+            turn.enqueue("referral_email", f"mail:{ref}", {"ref": ref})
 
     async def current(self, inbound: Inbound) -> Conversation:
         """Return the person's conversation as stored (a new one when there is none)."""

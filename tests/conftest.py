@@ -12,6 +12,7 @@ from bot.engine.events import Event, Reply, Result
 from bot.engine.record import Conversation
 
 DATA = Path(__file__).parent / "data"
+STOPS = ("done", "alerts", "share", "phone", "name", "email", "best_time", "call_lang")
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +27,8 @@ class Patient:
     def __init__(self, engine: Engine, lang: str = "en") -> None:
         self.engine = engine
         self.conv: Conversation = engine.new(lang)
-        self.last: Result = engine.handle(self.conv, Event.start())
+        engine.handle(self.conv, Event.start())
+        self.last: Result = engine.handle(self.conv, Event.tap("consent", "agree"))
 
     @property
     def replies(self) -> list[Reply]:
@@ -64,7 +66,7 @@ class Patient:
         """Answer questions from ``answers`` as they come, until ``until`` or the end."""
         for _ in range(100):
             state = self.conv.state
-            if state == until or state in ("done", "alerts") or state.startswith("confirm:"):
+            if state == until or state in STOPS or state.startswith("confirm:"):
                 return
             self.answer(answers[state])
         raise AssertionError("conversation did not end")
@@ -120,7 +122,7 @@ def outcome_of(engine: Engine, answers: dict[str, str], lang: str = "en") -> dic
         patient.run(answers)
         if patient.conv.state.startswith("confirm:"):
             patient.tap("confirm")
-        if patient.conv.state in ("done", "alerts"):
+        if patient.conv.state in STOPS:
             break
     assert patient.conv.outcome is not None
     return patient.conv.outcome

@@ -13,14 +13,29 @@ from bot.engine.rules import Verdict
 from tests.conftest import ELIGIBLE_EN, Patient, with_answers
 
 
-def test_welcome_says_what_this_is_then_asks_the_first_question(engine: Engine) -> None:
-    patient = Patient(engine)
-    welcome, question = patient.replies
+def test_welcome_says_what_this_is_then_asks_for_consent(engine: Engine) -> None:
+    conv = engine.new("en")
+    welcome, consent = engine.handle(conv, Event.start()).replies
     assert "not a diagnosis" in welcome.text
     assert "5 minutes" in welcome.text
+    assert consent.step == "consent" and "Do you agree?" in consent.text
+    result = engine.handle(conv, Event.tap("consent", "agree"))
+    assert result.consents == [("health_processing", True, consent.text)]
+    (question,) = result.replies
     assert question.step == "diabetes_diagnosed"
     assert [c.id for c in question.choices] == ["yes", "no", "unknown"]
     assert "Question 1 of about" in question.text
+
+
+def test_declining_consent_ends_kindly_and_asks_nothing(engine: Engine) -> None:
+    conv = engine.new("en")
+    engine.handle(conv, Event.start())
+    result = engine.handle(conv, Event.say("no"))
+    assert result.consents[0][:2] == ("health_processing", False)
+    assert result.replies[0].kind == "ending" and "/start" in result.replies[0].text
+    assert engine.handle(conv, Event.say("yes")).replies[0].kind == "ending"
+    again = engine.handle(conv, Event.start()).replies
+    assert again[-1].step == "consent"
 
 
 def test_progress_hint_counts_up(engine: Engine) -> None:
@@ -209,6 +224,8 @@ def test_answers_to_questions_no_longer_asked_do_not_count(engine: Engine) -> No
 def test_finished_conversation_says_how_to_start_again(engine: Engine) -> None:
     patient = Patient(engine)
     patient.run(ELIGIBLE_EN)
+    assert patient.conv.state == "share"
+    patient.tap("no")
     assert patient.conv.state == "done"
     patient.say("hello?")
     assert "/restart" in patient.texts()
@@ -286,4 +303,4 @@ def test_delete_asks_first_and_erases_only_when_confirmed(engine: Engine) -> Non
     patient.send(Event.cmd("delete"))
     erased = patient.tap("erase")
     assert erased.erase
-    assert patient.conv.answers == {} and patient.conv.state == "diabetes_diagnosed"
+    assert patient.conv.answers == {} and patient.conv.state == "consent"

@@ -87,9 +87,10 @@ def test_a_second_trial_is_only_a_new_file() -> None:
     engine = Engine(load_flow(DATA / "second_trial.yaml"))
     conv = engine.new("en")
     engine.handle(conv, Event.start())
+    engine.handle(conv, Event.tap("consent", "agree"))
     engine.handle(conv, Event.tap("adult", "yes"))
     engine.handle(conv, Event.tap("smoker", "unknown"))
-    assert conv.state == "done"
+    assert conv.state == "share"  # needs_review goes to the study team, with consent
     assert conv.outcome is not None
     assert conv.outcome["outcome"] == "needs_review"
     assert conv.outcome["protocol"] == "DEMO-2 v3"

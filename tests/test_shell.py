@@ -26,7 +26,7 @@ TYPED = {
 
 def shell_lines(engine: Engine) -> list[str]:
     """What a person types in the shell for the eligible profile: option numbers and values."""
-    lines = []
+    lines = ["1"]  # agree to the health questions
     for question in engine.flow.questions:
         if question.id in TYPED:
             lines.append(TYPED[question.id])
@@ -57,7 +57,7 @@ def test_shell_runs_a_whole_screening(engine: Engine, lang: str) -> None:
 def test_shell_command_line_in_arabic() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "bot", "shell", "--lang", "ar"],
-        input="1\n/quit\n",
+        input="1\n1\n/quit\n",
         capture_output=True,
         text=True,
         timeout=60,

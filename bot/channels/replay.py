@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.engine.engine import Engine
 from bot.engine.events import Event, Reply
-from bot.engine.machine import ALERTS, CONFIRM_PREFIX, DONE
+from bot.engine.machine import ALERTS, CONFIRM_PREFIX, CONSENT, DONE
 
 MAX_EVENTS = 200  # a profile can never need more; guards against a loop
 
@@ -32,10 +32,11 @@ def run_profile(engine: Engine, profile: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(answers, dict):
         raise ReplayError("profile has no 'answers' object")
     conv = engine.new(str(profile.get("language") or "en"))
-    replies = engine.handle(conv, Event.start()).replies
+    engine.handle(conv, Event.start())
+    replies = engine.handle(conv, Event.tap(CONSENT, "agree")).replies  # they came to be screened
     tries: dict[str, int] = {}
     for _ in range(MAX_EVENTS):
-        if conv.state in (DONE, ALERTS):
+        if conv.outcome is not None or conv.state in (DONE, ALERTS):
             break
         last = _last_question(replies)
         if conv.state.startswith(CONFIRM_PREFIX):

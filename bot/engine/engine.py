@@ -7,15 +7,20 @@ then sends ``Result.replies``.
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable
+
 from bot.engine import answers
-from bot.engine.events import OTHER_EDITED, Event, Result
+from bot.engine.events import OTHER_EDITED, Event, Reply, Result
 from bot.engine.flow import DONT_KNOW, Flow, Question
-from bot.engine.machine import ALERTS, CONFIRM_PREFIX, DONE, FlowMachine
+from bot.engine.handoff import Handoff
+from bot.engine.machine import ALERTS, CONFIRM_PREFIX, CONSENT, DECLINED, DONE, FlowMachine
 from bot.engine.record import Answer, Conversation
 from bot.engine.render import Renderer
 from bot.engine.rules import Verdict
 from bot.i18n import LANGUAGES, Catalogs, get_catalogs, negotiate
 
+REF_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: easy to read out on the phone
 UNIT_SUFFIX = "#unit"
 LANGUAGE_STEP = "language"
 DELETE_STEP = "delete"
@@ -25,25 +30,38 @@ YES, NO = "yes", "no"
 HINT_AFTER_RETRIES = 2
 
 
+def new_reference() -> str:
+    """Return a new referral reference code, e.g. CZ-7K3M-Q9P2."""
+    chars = "".join(secrets.choice(REF_ALPHABET) for _ in range(8))
+    return f"CZ-{chars[:4]}-{chars[4:]}"
+
+
 class Engine:
     """Runs conversations of one flow; holds no per-conversation state."""
 
     def __init__(
-        self, flow: Flow, catalogs: Catalogs | None = None, *, retention_days: int = 30
+        self,
+        flow: Flow,
+        catalogs: Catalogs | None = None,
+        *,
+        retention_days: int = 30,
+        contact_promise_days: int = 2,
+        new_ref: Callable[[], str] = new_reference,
     ) -> None:
         self.flow = flow
         self.machine = FlowMachine(flow)
         self.render = Renderer(flow, catalogs or get_catalogs(), retention_days=retention_days)
+        self.handoff = Handoff(self.machine, self.render, new_ref, contact_promise_days)
 
     # -- entry points ----------------------------------------------------------------
 
     def new(self, lang: str, source: str = "") -> Conversation:
-        """Return a fresh conversation record at the first question."""
+        """Return a fresh conversation record, asking for consent first."""
         return Conversation(
             flow_id=self.flow.id,
             flow_version=str(self.flow.version),
             lang=negotiate(lang),
-            state=self.machine.first,
+            state=CONSENT,
             source=source,
         )
 
@@ -61,6 +79,8 @@ class Engine:
         elif event.kind == "other":
             result.replies.append(self.render.cannot_read(conv, edited=event.arg == OTHER_EDITED))
             self._reprompt(conv, result)
+        elif self.handoff.owns(conv.state):
+            self.handoff.handle(conv, event, result, self._first_question)
         elif conv.state == DONE:
             result.replies.append(self.render.finished(conv))
         elif conv.state == ALERTS:
@@ -86,23 +106,31 @@ class Engine:
     def _start(self, conv: Conversation, event: Event, result: Result) -> None:
         if event.arg:
             conv.lang = negotiate(event.arg)
-        if conv.history or conv.state != self.machine.first:
-            result.replies.append(self.render.welcome_back(conv))
-            self._reprompt(conv, result)
+        if conv.state == DECLINED:
+            self.machine.trigger(conv, "reconsider")
+        if conv.state == CONSENT:
+            result.replies.append(self.render.welcome(conv))
+            result.replies.append(self.handoff.prompt(conv))
             return
-        result.replies.append(self.render.welcome(conv))
-        result.replies.append(self.render.question(conv, self.flow.questions[0]))
+        result.replies.append(self.render.welcome_back(conv))
+        self._reprompt(conv, result, event.profile_name)
+
+    def _first_question(self, conv: Conversation) -> Reply:
+        return self.render.question(conv, self.flow.questions[0])
+
+    def _reset(self, conv: Conversation, result: Result) -> None:
+        result.withdrawn.extend(conv.answers)
+        conv.answers.clear()
+        conv.history.clear()
+        conv.pending, conv.outcome, conv.retries, conv.contact = None, None, 0, None
+        conv.state = self.flow.questions[0].id if conv.agreed else CONSENT
 
     def _command(self, conv: Conversation, event: Event, result: Result) -> None:
         if event.command == "restart":
-            result.withdrawn.extend(conv.answers)
-            conv.answers.clear()
-            conv.history.clear()
-            conv.pending, conv.outcome, conv.retries = None, None, 0
-            conv.state = self.machine.first
+            self._reset(conv, result)
             result.restarted = True
             result.replies.append(self.render.restarted(conv))
-            result.replies.append(self.render.question(conv, self.flow.questions[0]))
+            self._reprompt(conv, result)
         elif event.command == "back":
             self._back(conv, result)
         elif event.command == "faq":
@@ -123,6 +151,11 @@ class Engine:
             self._reprompt(conv, result)
 
     def _back(self, conv: Conversation, result: Result) -> None:
+        if conv.outcome and conv.outcome.get("ref"):
+            result.replies.append(self.render.already_handed_off(conv))
+            return
+        if self.handoff.back(conv, result):
+            return
         if not conv.history:
             result.replies.append(self.render.nothing_to_undo(conv))
             self._reprompt(conv, result)
@@ -131,6 +164,7 @@ class Engine:
         previous = conv.answers.pop(qid, None)
         result.withdrawn.append(qid)
         conv.state, conv.pending, conv.outcome, conv.retries = qid, None, None, 0
+        conv.contact = None
         question = self.flow.question(qid)
         result.replies.append(self.render.going_back(conv, question, previous))
         result.replies.append(self.render.question(conv, question))
@@ -141,11 +175,8 @@ class Engine:
             self._reprompt(conv, result)
             return
         result.erase = True
-        result.withdrawn.extend(conv.answers)
-        conv.answers.clear()
-        conv.history.clear()
-        conv.pending, conv.outcome, conv.retries, conv.source = None, None, 0, ""
-        conv.state = self.machine.first
+        conv.agreed, conv.source = False, ""
+        self._reset(conv, result)
         result.replies.append(self.render.deleted(conv))
 
     def _set_language(self, conv: Conversation, tag: str, result: Result) -> None:
@@ -157,8 +188,10 @@ class Engine:
         result.replies.append(self.render.language_set(conv))
         self._reprompt(conv, result)
 
-    def _reprompt(self, conv: Conversation, result: Result) -> None:
-        if conv.state == DONE:
+    def _reprompt(self, conv: Conversation, result: Result, profile_name: str = "") -> None:
+        if self.handoff.owns(conv.state):
+            result.replies.append(self.handoff.prompt(conv, profile_name))
+        elif conv.state == DONE:
             result.replies.append(self.render.finished(conv))
         elif conv.state == ALERTS:
             result.replies.append(self.render.alerts_offer(conv, ALERTS))
@@ -359,6 +392,7 @@ class Engine:
         result.replies.append(self.render.ending(conv, outcome, failed, unknown))
         if conv.state == ALERTS:
             result.replies.append(self.render.alerts_offer(conv, ALERTS))
+        self.handoff.offer(conv, result)
 
     def _alerts(self, conv: Conversation, event: Event, result: Result) -> None:
         if event.kind == "tap":
@@ -377,9 +411,18 @@ class Engine:
 
 
 def load_engine(
-    flow_id: str = "nct06751199", catalogs: Catalogs | None = None, *, retention_days: int = 30
+    flow_id: str = "nct06751199",
+    catalogs: Catalogs | None = None,
+    *,
+    retention_days: int = 30,
+    contact_promise_days: int = 2,
 ) -> Engine:
     """Load ``flows/<flow_id>.yaml`` and build its engine (and its one Machine)."""
     from bot.engine.flow import flow_path, load_flow
 
-    return Engine(load_flow(flow_path(flow_id)), catalogs, retention_days=retention_days)
+    return Engine(
+        load_flow(flow_path(flow_id)),
+        catalogs,
+        retention_days=retention_days,
+        contact_promise_days=contact_promise_days,
+    )

@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 from bot.engine.record import Answer
 
-EventKind = Literal["start", "text", "tap", "command", "other"]
+EventKind = Literal["start", "text", "tap", "command", "other", "contact"]
 ReplyKind = Literal["info", "question", "error", "urgent", "confirm", "ending"]
-Expects = Literal["choice", "number", "text", "none"]
+Expects = Literal["choice", "number", "text", "phone", "none"]
 COMMANDS = frozenset({"back", "restart", "help", "language", "faq", "privacy", "delete"})
 OTHER_EDITED = "edited"  # Event.other(OTHER_EDITED): the patient edited an earlier message
 
@@ -24,6 +24,8 @@ class Event:
     option: str = ""  # tap: the option id
     command: str = ""  # command: one of COMMANDS
     arg: str = ""  # start: a language tag; language: the chosen language; other: what was sent
+    profile_name: str = ""  # the name the channel knows the person by (offered, never assumed)
+    username: str = ""  # the person's user name on the channel, kept with their contact details
 
     @classmethod
     def start(cls, lang: str = "") -> Event:
@@ -39,6 +41,11 @@ class Event:
     def tap(cls, step: str, option: str) -> Event:
         """Return the event for a tapped option of ``step``."""
         return cls("tap", step=step, option=option)
+
+    @classmethod
+    def contact(cls, phone: str) -> Event:
+        """Return the event for a phone number shared with the channel's own button."""
+        return cls("contact", text=phone)
 
     @classmethod
     def other(cls, what: str) -> Event:
@@ -68,6 +75,7 @@ class Reply:
     choices: tuple[Choice, ...] = ()
     expects: Expects = "none"
     step: str = ""  # the step the choices answer; channels echo it back with a tap
+    clears_input: bool = False  # the previous special input (a phone-number button) is over
 
 
 @dataclass
@@ -81,3 +89,8 @@ class Result:
     alerts: bool | None = None  # set when the patient answered the offer of other trials
     restarted: bool = False
     erase: bool = False  # the patient asked to erase everything about them, and confirmed
+    consents: list[tuple[str, bool, str]] = field(
+        default_factory=list
+    )  # (kind, granted, words shown)
+    contact: dict[str, str] | None = None  # contact details to keep (encrypted) with the referral
+    referral: dict[str, str] | None = None  # {"ref": code, "outcome": ...}: hand this person over

@@ -21,6 +21,10 @@ from bot.engine.rules import Verdict
 DONE = "done"
 ALERTS = "alerts"
 CONFIRM_PREFIX = "confirm:"
+CONSENT = "consent"  # agreement to health questions, before the first one
+DECLINED = "declined"
+SHARE = "share"  # agreement to hand contact details to the study team
+CONTACT_STEPS = ("phone", "name", "email", "best_time", "call_lang")
 
 
 def confirm_state(qid: str) -> str:
@@ -45,12 +49,21 @@ class FlowMachine:
     def __init__(self, flow: Flow) -> None:
         self.flow = flow
         questions = [q.id for q in flow.questions]
-        states = [*questions, *(confirm_state(q) for q in questions), ALERTS, DONE]
+        states = [
+            CONSENT,
+            DECLINED,
+            *questions,
+            *(confirm_state(q) for q in questions),
+            ALERTS,
+            SHARE,
+            *CONTACT_STEPS,
+            DONE,
+        ]
         self.machine = Machine(
             model=None,
             states=states,
             transitions=self._transitions(),
-            initial=questions[0],
+            initial=CONSENT,
             auto_transitions=False,
             send_event=True,
         )
@@ -93,6 +106,14 @@ class FlowMachine:
                 {"trigger": "revise", "source": confirm_state(question.id), "dest": question.id}
             )
         result.append({"trigger": "finish", "source": ALERTS, "dest": DONE})
+        result.append({"trigger": "agree", "source": CONSENT, "dest": flow.questions[0].id})
+        result.append({"trigger": "decline", "source": CONSENT, "dest": DECLINED})
+        result.append({"trigger": "reconsider", "source": DECLINED, "dest": CONSENT})
+        result.append({"trigger": "handoff", "source": DONE, "dest": SHARE})
+        result.append({"trigger": "accept", "source": SHARE, "dest": CONTACT_STEPS[0]})
+        result.append({"trigger": "refuse", "source": SHARE, "dest": DONE})
+        for step, following in zip(CONTACT_STEPS, [*CONTACT_STEPS[1:], DONE], strict=True):
+            result.append({"trigger": "next", "source": step, "dest": following})
         return result
 
     def _asker(self, qid: str) -> Callable[[Conversation], bool]:
@@ -116,7 +137,7 @@ class FlowMachine:
 
     def mermaid(self) -> str:
         """Return the flow as a Mermaid state diagram, for the study team to check by eye."""
-        lines = ["stateDiagram-v2", f"    [*] --> {_node(self.first)}"]
+        lines = ["stateDiagram-v2", f"    [*] --> {_node(CONSENT)}"]
         for name, event in self.machine.events.items():
             for source, transitions in event.transitions.items():
                 for transition in transitions:

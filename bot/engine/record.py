@@ -47,6 +47,8 @@ class Conversation:
     outcome: dict[str, Any] | None = None
     source: str = ""  # outreach source from a deep link
     retries: int = 0  # failed attempts at the current step
+    contact: dict[str, str] | None = None  # contact details while they are being collected
+    agreed: bool = False  # agreed to health questions in this conversation
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -66,6 +68,10 @@ class Conversation:
             data["source"] = self.source
         if self.retries:
             data["retries"] = self.retries
+        if self.contact is not None:
+            data["contact"] = dict(self.contact)
+        if self.agreed:
+            data["agreed"] = True
         return data
 
     @classmethod
@@ -81,4 +87,6 @@ class Conversation:
             outcome=data.get("outcome"),
             source=data.get("source", ""),
             retries=int(data.get("retries", 0)),
+            contact=data.get("contact"),
+            agreed=bool(data.get("agreed", False)),
         )

@@ -427,3 +427,170 @@ class Renderer:
                 "Type /start if you want to begin again."
             )
         )
+
+    # -- consent and handing over to the study team ----------------------------------------
+
+    def consent_question(self, conv: Conversation, step: str) -> Reply:
+        """Ask for agreement to health questions before the first one (PIPL art. 28-29)."""
+        t = self.t(conv)
+        text = t.gettext(
+            "Before we start: I will ask about your health. Health facts are sensitive "
+            "personal information, so I need your agreement.\n\n"
+            "We use your answers only to see if this study may fit you. "
+            "Type /privacy to read what we keep and for how long.\n\n"
+            "Do you agree?"
+        )
+        choices = (Choice("agree", t.gettext("Yes, I agree")), Choice("decline", t.gettext("No")))
+        return Reply(text, kind="question", choices=choices, expects="choice", step=step)
+
+    def declined(self, conv: Conversation) -> Reply:
+        """End kindly when the patient does not agree to health questions."""
+        return Reply(
+            self.t(conv).gettext(
+                "That is fine. Without your agreement I will not ask any health questions, "
+                "and nothing about your health is kept. If you change your mind, type /start."
+            ),
+            kind="ending",
+        )
+
+    def share_question(self, conv: Conversation, step: str) -> Reply:
+        """Ask, separately, to hand the patient's contact details to the study team."""
+        t = self.t(conv)
+        text = t.gettext(
+            "The study team at {site} would like to talk with you.\n\n"
+            "May we send them your name and phone number, so they can call you? "
+            "We send nothing else without asking you.\n\n"
+            "Please note: Telegram's servers are outside mainland China.",
+            site=t.pgettext("flow", self.flow.site),
+        )
+        choices = (
+            Choice("yes", t.gettext("Yes, send my details")),
+            Choice("no", t.gettext("No, thank you")),
+        )
+        return Reply(text, kind="question", choices=choices, expects="choice", step=step)
+
+    def share_refused(self, conv: Conversation) -> Reply:
+        """Close kindly when the patient does not want to be contacted."""
+        return Reply(
+            self.t(conv).gettext(
+                "That is fine. We have not sent anything to the study team. "
+                "If you change your mind, type /restart. Take care!"
+            ),
+            kind="ending",
+        )
+
+    def phone_question(self, conv: Conversation, step: str) -> Reply:
+        """Ask for the phone number: the channel's share button, or typed."""
+        t = self.t(conv)
+        return Reply(
+            t.gettext(
+                "Please share your phone number: tap the button below, or type it. "
+                "For a number outside mainland China, start with + and the country code."
+            ),
+            kind="question",
+            choices=(Choice("share_phone", t.gettext("Share my phone number")),),
+            expects="phone",
+            step=step,
+        )
+
+    def phone_invalid(self, conv: Conversation) -> str:
+        """Say a phone number could not be read."""
+        return self.t(conv).gettext(
+            "That does not look like a phone number. Please check it and try again."
+        )
+
+    def phone_received(self, conv: Conversation, phone: str) -> Reply:
+        """Confirm the number, and end the phone-number button."""
+        return Reply(
+            self.t(conv).gettext("Thank you. Your number: {phone}", phone=phone),
+            clears_input=True,
+        )
+
+    def name_question(self, conv: Conversation, step: str, profile_name: str) -> Reply:
+        """Ask which name the study team should use, offering the channel's one."""
+        t = self.t(conv)
+        if profile_name:
+            text = t.gettext(
+                "Should the study team call you {name}? Tap Yes, or type another name.",
+                name=profile_name,
+            )
+            choices: tuple[Choice, ...] = (Choice("yes", t.gettext("Yes")),)
+        else:
+            text = t.gettext("What name should the study team use when they call you?")
+            choices = ()
+        return Reply(text, kind="question", choices=choices, expects="text", step=step)
+
+    def name_invalid(self, conv: Conversation) -> str:
+        """Ask for a name again."""
+        return self.t(conv).gettext("Please type a name, for example your first and last name.")
+
+    def email_question(self, conv: Conversation, step: str) -> Reply:
+        """Ask for an optional e-mail address."""
+        t = self.t(conv)
+        return Reply(
+            t.gettext("If you like, type your e-mail address. Or tap Skip."),
+            kind="question",
+            choices=(Choice("skip", t.gettext("Skip")),),
+            expects="text",
+            step=step,
+        )
+
+    def email_invalid(self, conv: Conversation) -> str:
+        """Say an e-mail address could not be read."""
+        return self.t(conv).gettext(
+            "That does not look like an e-mail address. Please try again, or tap Skip."
+        )
+
+    def best_time_question(self, conv: Conversation, step: str) -> Reply:
+        """Ask when to call."""
+        t = self.t(conv)
+        choices = (
+            Choice("morning", t.gettext("Morning")),
+            Choice("afternoon", t.gettext("Afternoon")),
+            Choice("evening", t.gettext("Evening")),
+            Choice("any", t.gettext("Any time")),
+        )
+        return Reply(
+            t.gettext("When is the best time to call you?"),
+            kind="question",
+            choices=choices,
+            expects="choice",
+            step=step,
+        )
+
+    def call_language_question(self, conv: Conversation, step: str) -> Reply:
+        """Ask which language the call should be in."""
+        choices = tuple(Choice(lang, name) for lang, name in LANGUAGE_NAMES.items())
+        return Reply(
+            self.t(conv).gettext("Which language should the call be in?"),
+            kind="question",
+            choices=choices,
+            expects="choice",
+            step=step,
+        )
+
+    def handed_off(self, conv: Conversation, code: str, days: int) -> Reply:
+        """Tell the patient their reference code and when to expect a call."""
+        t = self.t(conv)
+        return Reply(
+            t.ngettext(
+                "Thank you! Your details are on their way to the study team.\n\n"
+                "Your reference code is {code}.\n"
+                "The study team will contact you within {n} working day.",
+                "Thank you! Your details are on their way to the study team.\n\n"
+                "Your reference code is {code}.\n"
+                "The study team will contact you within {n} working days.",
+                days,
+                code=code,
+            ),
+            kind="ending",
+        )
+
+    def already_handed_off(self, conv: Conversation) -> Reply:
+        """Say the details were already sent, so answers can no longer be changed here."""
+        return Reply(
+            self.t(conv).gettext(
+                "Your details are already with the study team, so your answers can no longer "
+                "be changed here. Type /restart to start a new screening."
+            )
+        )

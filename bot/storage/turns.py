@@ -219,10 +219,12 @@ class Turn:
             "call_lang": call_lang,
         }
 
-    def create_referral(self, outcome: str) -> str:
-        """Create a referral (status ``new``) and return its reference code (CZ-7K3M-Q9P2)."""
+    def create_referral(self, outcome: str, code: str | None = None) -> str:
+        """Create a referral (status ``new``) and return its reference code (CZ-7K3M-Q9P2).
+
+        ``code`` is one the caller already showed the patient (made with ``new_ref_code``)."""
         self._check()
-        code = new_ref_code()
+        code = code or new_ref_code()
         self._referrals.append({"ref_code": code, "outcome": outcome})
         return code
 

@@ -112,6 +112,7 @@ class Person:
         before = {m.message_id: m.text for m in self.fake.messages(self.user_id)}
         self.fake.mark()
         action()
+        await self.fake.wait_for(lambda m: m.chat_id == self.user_id, timeout=10)
         await self.fake.wait_idle(quiet=QUIET, timeout=10)
         return [m for m in self.fake.messages(self.user_id) if before.get(m.message_id) != m.text]
 

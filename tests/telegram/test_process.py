@@ -59,6 +59,7 @@ async def test_sigkill_mid_screening_then_restart_continues(tmp_path: Path) -> N
             await wait_polling(fake, mark)
             person = Person(fake, 3001, "en")
             await person.command("/start")
+            await person.tap("agree")
             for fact in ("diabetes_diagnosed", "age", "sex", "diabetes_type"):
                 await person.answer(ELIGIBLE_EN[fact])
             assert "low blood sugar" in fake.last(person.user_id).text

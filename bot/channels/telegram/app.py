@@ -55,6 +55,7 @@ def register(app: Application, channel: TelegramChannel) -> None:  # type: ignor
     app.add_handler(CallbackQueryHandler(channel.tap))
     app.add_handler(MessageHandler(private & filters.UpdateType.EDITED_MESSAGE, channel.unreadable))
     app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, channel.text))
+    app.add_handler(MessageHandler(private & filters.CONTACT, channel.contact))
     app.add_handler(
         MessageHandler(
             private
@@ -68,7 +69,6 @@ def register(app: Application, channel: TelegramChannel) -> None:  # type: ignor
                 | filters.LOCATION
                 | filters.VENUE
                 | filters.Document.ALL
-                | filters.CONTACT
                 | filters.ANIMATION
                 | filters.POLL
             ),
@@ -117,11 +117,16 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     from bot.storage.retention import purge_daily
     from bot.storage.store import Store
 
-    engine = load_engine(settings.flow, retention_days=settings.retention_days)
+    engine = load_engine(
+        settings.flow,
+        retention_days=settings.retention_days,
+        contact_promise_days=settings.contact_promise_days,
+    )
     store = await Store.open(settings)
     purging = asyncio.create_task(purge_daily(store, settings.retention_days))
     try:
-        channel = TelegramChannel(Conversations(engine, store), settings.study_team_chat_id)
+        conversations = Conversations(engine, store, email_handoff=bool(settings.handoff_email))
+        channel = TelegramChannel(conversations, settings.study_team_chat_id)
         app = build_application(settings, channel)
         async with app:
             await set_command_menus(app)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import re
 import time
+from dataclasses import replace
 
 from telegram import (
     BotCommand,
     CallbackQuery,
+    LinkPreviewOptions,
     Message,
     Update,
     User,
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 
 # A deep-link payload: "<source>" or "<source>__<lang>", e.g. "flyer-sh01__zh-Hant".
 PAYLOAD = re.compile(r"^(?P<source>[A-Za-z0-9-]{1,40})(?:__(?P<lang>[A-Za-z-]{2,10}))?$")
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 COMMANDS = ("start", "language", "back", "restart", "help", "faq", "privacy", "delete")
 
 
@@ -77,6 +80,9 @@ class TelegramChannel:
         self, update: Update, context: ContextTypes.DEFAULT_TYPE, event: Event, inbound: Inbound
     ) -> Result | None:
         started = time.perf_counter()
+        user = update.effective_user
+        if user is not None:
+            event = replace(event, profile_name=user.full_name or "", username=user.username or "")
         result = await self.conversations.handle(inbound, event)
         if result is None:
             log.info("update %s: duplicate, skipped", update.update_id)
@@ -105,7 +111,7 @@ class TelegramChannel:
                 part,
                 parse_mode=ParseMode.HTML,
                 reply_markup=keyboard(reply) if last else None,
-                disable_web_page_preview=True,
+                link_preview_options=NO_PREVIEW,
             )
 
     # -- private chats -------------------------------------------------------------------
@@ -130,6 +136,13 @@ class TelegramChannel:
         message = update.effective_message
         assert message is not None
         await self._run(update, context, Event.say(message.text or ""), self._inbound(update))
+
+    async def contact(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Pass a phone number shared with Telegram's button to the engine."""
+        message = update.effective_message
+        assert message is not None and message.contact is not None
+        event = Event.contact(message.contact.phone_number or "")
+        await self._run(update, context, event, self._inbound(update))
 
     async def unreadable(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Answer stickers, photos, voice, locations, files and edits politely."""

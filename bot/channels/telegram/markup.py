@@ -5,7 +5,13 @@ from __future__ import annotations
 import html
 import re
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
 
 from bot.engine.events import Reply
 
@@ -28,8 +34,16 @@ def parse_callback(data: str | None) -> tuple[str, str] | None:
     return (match.group(1), match.group(2)) if match else None
 
 
-def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    """Return one button per row for the reply's choices (labels can be long)."""
+def keyboard(
+    reply: Reply,
+) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None:
+    """Return the reply's buttons: inline, one per row; Telegram's own button for a phone number."""
+    if reply.expects == "phone":
+        label = reply.choices[0].label if reply.choices else "📞"
+        button = KeyboardButton(label, request_contact=True)
+        return ReplyKeyboardMarkup([[button]], resize_keyboard=True, one_time_keyboard=True)
+    if reply.clears_input and not reply.choices:
+        return ReplyKeyboardRemove()
     if not reply.choices:
         return None
     rows = [

@@ -1,0 +1,237 @@
+"""The steps around the questions: consent before them, and handing over after them.
+
+Consent to health questions comes first (PIPL art. 28-29): declining ends kindly. After a
+``likely_eligible`` or ``needs_review`` outcome the patient is asked, separately, whether
+their contact details may go to the study team; then for a phone number, a name and,
+optionally, an e-mail address, the best time to call and the call's language. The last
+step produces ``Result.referral`` and ``Result.contact``, which the caller commits with
+the referral before the reference code is shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.engine import answers
+from bot.engine.contact import clean_email, clean_name, normalise_phone
+from bot.engine.events import Event, Reply, Result
+from bot.engine.machine import CONSENT, CONTACT_STEPS, DECLINED, DONE, SHARE, FlowMachine
+from bot.engine.record import Conversation
+from bot.engine.render import Renderer
+from bot.i18n import LANGUAGES
+
+HANDED_OFF = ("likely_eligible", "needs_review")
+BEST_TIMES = ("morning", "afternoon", "evening", "any")
+
+
+class Handoff:
+    """Consent and contact steps; shares the engine's machine and renderer."""
+
+    def __init__(
+        self,
+        machine: FlowMachine,
+        render: Renderer,
+        new_ref: Callable[[], str],
+        promise_days: int,
+    ) -> None:
+        self.machine = machine
+        self.render = render
+        self.new_ref = new_ref
+        self.promise_days = promise_days
+
+    # -- prompts -----------------------------------------------------------------------------
+
+    def prompt(self, conv: Conversation, profile_name: str = "") -> Reply:
+        """Return the question of the current consent or contact step."""
+        state = conv.state
+        if state == CONSENT:
+            return self.render.consent_question(conv, CONSENT)
+        if state == DECLINED:
+            return self.render.declined(conv)
+        if state == SHARE:
+            return self.render.share_question(conv, SHARE)
+        if state == "phone":
+            return self.render.phone_question(conv, state)
+        if state == "name":
+            return self.render.name_question(conv, state, profile_name)
+        if state == "email":
+            return self.render.email_question(conv, state)
+        if state == "best_time":
+            return self.render.best_time_question(conv, state)
+        return self.render.call_language_question(conv, state)
+
+    def owns(self, state: str) -> bool:
+        """Return True for the states this class handles."""
+        return state in (CONSENT, DECLINED, SHARE, *CONTACT_STEPS)
+
+    # -- answers -------------------------------------------------------------------------------
+
+    def handle(
+        self,
+        conv: Conversation,
+        event: Event,
+        result: Result,
+        first: Callable[[Conversation], Reply],
+    ) -> None:
+        """Apply an event in a consent or contact step."""
+        if event.kind == "tap" and event.step != conv.state:
+            result.replies.append(self.render.stale_button(conv))
+            result.replies.append(self.prompt(conv, event.profile_name))
+            return
+        if conv.state == CONSENT:
+            self._consent(conv, event, result, first)
+        elif conv.state == DECLINED:
+            result.replies.append(self.render.declined(conv))
+        elif conv.state == SHARE:
+            self._share(conv, event, result)
+        else:
+            self._contact(conv, event, result)
+
+    def _yes_no(self, conv: Conversation, event: Event, yes: str, no: str) -> str | None:
+        if event.kind == "tap":
+            return event.option if event.option in (yes, no) else None
+        matched = answers.match_choice(event.text, [("yes", ""), ("no", "")], conv.lang)
+        return {"yes": yes, "no": no}.get(matched or "")
+
+    def _consent(
+        self,
+        conv: Conversation,
+        event: Event,
+        result: Result,
+        first: Callable[[Conversation], Reply],
+    ) -> None:
+        choice = self._yes_no(conv, event, "agree", "decline")
+        if choice is None:
+            result.replies.append(self.render.please_choose(conv))
+            result.replies.append(self.prompt(conv))
+            return
+        wording = self.render.consent_question(conv, CONSENT).text
+        result.consents.append(("health_processing", choice == "agree", wording))
+        if choice == "agree":
+            conv.agreed = True
+            self.machine.trigger(conv, "agree")
+            result.replies.append(first(conv))
+        else:
+            self.machine.trigger(conv, "decline")
+            result.replies.append(self.render.declined(conv))
+
+    def offer(self, conv: Conversation, result: Result) -> None:
+        """After an outcome that goes to the study team, ask to share contact details."""
+        if conv.outcome and conv.outcome.get("outcome") in HANDED_OFF and conv.state == DONE:
+            self.machine.trigger(conv, "handoff")
+            result.replies.append(self.render.share_question(conv, SHARE))
+
+    def _share(self, conv: Conversation, event: Event, result: Result) -> None:
+        choice = self._yes_no(conv, event, "yes", "no")
+        if choice is None:
+            result.replies.append(self.render.please_choose(conv))
+            result.replies.append(self.prompt(conv))
+            return
+        wording = self.render.share_question(conv, SHARE).text
+        result.consents.append(("share_contact", choice == "yes", wording))
+        if choice == "yes":
+            conv.contact = {}
+            self.machine.trigger(conv, "accept")
+            result.replies.append(self.prompt(conv, event.profile_name))
+        else:
+            self.machine.trigger(conv, "refuse")
+            result.replies.append(self.render.share_refused(conv))
+
+    def _contact(self, conv: Conversation, event: Event, result: Result) -> None:
+        step = conv.state
+        contact = conv.contact if conv.contact is not None else {}
+        problem = None
+        text = event.text
+        if step == "phone":
+            phone = normalise_phone(text) if event.kind in ("text", "contact") else None
+            if phone is None:
+                problem = self.render.phone_invalid(conv)
+            else:
+                contact["phone"] = phone
+                result.replies.append(self.render.phone_received(conv, phone))
+        elif step == "name":
+            if (event.kind == "tap" and event.option == "yes" and event.profile_name) or (
+                event.kind == "text"
+                and event.profile_name
+                and self._yes_no(conv, event, "y", "n") == "y"
+            ):
+                name = clean_name(event.profile_name)
+            else:
+                name = clean_name(text) if event.kind == "text" else None
+            if name is None:
+                problem = self.render.name_invalid(conv)
+            else:
+                contact["name"] = name
+        elif step == "email":
+            if (event.kind == "tap" and event.option == "skip") or (
+                event.kind == "text"
+                and answers.match_choice(text, [("skip", self._skip_label(conv))], conv.lang)
+            ):
+                pass
+            else:
+                email = clean_email(text) if event.kind == "text" else None
+                if email is None:
+                    problem = self.render.email_invalid(conv)
+                else:
+                    contact["email"] = email
+        elif step == "best_time":
+            choice = self._pick(conv, event, BEST_TIMES, self.render.best_time_question(conv, step))
+            if choice is None:
+                problem = self.render.t(conv).gettext("Please tap one of the answers below.")
+            else:
+                contact["best_time"] = choice
+        else:
+            choice = self._pick(
+                conv, event, LANGUAGES, self.render.call_language_question(conv, step)
+            )
+            if choice is None:
+                problem = self.render.t(conv).gettext("Please tap one of the answers below.")
+            else:
+                contact["call_lang"] = choice
+        conv.contact = contact
+        if problem is not None:
+            result.replies.append(Reply(problem, kind="error"))
+            result.replies.append(self.prompt(conv, event.profile_name))
+            return
+        self.machine.trigger(conv, "next")
+        if conv.state == DONE:
+            self._finish(conv, result)
+        else:
+            result.replies.append(self.prompt(conv, event.profile_name))
+
+    def _skip_label(self, conv: Conversation) -> str:
+        return self.render.email_question(conv, "email").choices[0].label
+
+    def _pick(
+        self, conv: Conversation, event: Event, ids: tuple[str, ...], asked: Reply
+    ) -> str | None:
+        if event.kind == "tap":
+            return event.option if event.option in ids else None
+        labels = [(c.id, c.label) for c in asked.choices]
+        return answers.match_choice(event.text, labels, conv.lang)
+
+    def _finish(self, conv: Conversation, result: Result) -> None:
+        assert conv.outcome is not None
+        code = self.new_ref()
+        result.contact = dict(conv.contact or {})
+        result.referral = {"ref": code, "outcome": str(conv.outcome["outcome"])}
+        conv.outcome["ref"] = code
+        conv.contact = None
+        result.replies.append(self.render.handed_off(conv, code, self.promise_days))
+
+    def back(self, conv: Conversation, result: Result) -> bool:
+        """Go back one contact step; return False when the state is not a contact step."""
+        if conv.state not in CONTACT_STEPS:
+            return False
+        index = CONTACT_STEPS.index(conv.state)
+        if index == 0:
+            conv.state, conv.contact = SHARE, None
+        else:
+            conv.state = CONTACT_STEPS[index - 1]
+            field = {"phone": "phone", "name": "name", "email": "email", "best_time": "best_time"}[
+                conv.state
+            ]
+            if conv.contact:
+                conv.contact.pop(field, None)
+        result.replies.append(self.prompt(conv))
+        return True
