@@ -189,3 +189,17 @@ async def test_language_command_switches_the_language(bot: RunningBot, fake: Fak
     assert (
         any("Русск" in r.text or "русском" in r.text for r in replies) or "Врач" in replies[-1].text
     )
+
+
+async def test_a_flood_of_messages_gets_one_polite_note(bot: RunningBot, fake: FakeBotAPI) -> None:
+    person = Person(fake, 1010, "en")
+    await person.command("/start")
+    await person.tap("agree")
+    fake.mark()
+    for _ in range(40):
+        fake.user_sends(person.user_id, "hello", language_code="en")
+    await fake.wait_idle(quiet=0.2, timeout=20)
+    notes = [m for m in fake.messages(person.user_id) if "very fast" in m.text]
+    assert len(notes) == 1
+    replies_to_hello = [m for m in fake.messages(person.user_id) if "did not understand" in m.text]
+    assert len(replies_to_hello) < 40

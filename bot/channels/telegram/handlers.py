@@ -29,6 +29,7 @@ from bot.channels.telegram.markup import (
 from bot.conversations import Conversations, Inbound
 from bot.engine.events import OTHER_EDITED, Event, Reply, Result
 from bot.i18n import LANGUAGES, N_, get_catalogs, negotiate
+from bot.ratelimit import FloodGuard
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +59,15 @@ def user_key(user: User) -> str:
 class TelegramChannel:
     """Handlers for private chats, groups and taps, sharing one Conversations service."""
 
-    def __init__(self, conversations: Conversations, team_chat_id: int | None = None) -> None:
+    def __init__(
+        self,
+        conversations: Conversations,
+        team_chat_id: int | None = None,
+        flood: FloodGuard | None = None,
+    ) -> None:
         self.conversations = conversations
         self.team_chat_id = team_chat_id
+        self.flood = flood or FloodGuard()
 
     # -- inbound -----------------------------------------------------------------------
 
@@ -81,6 +88,18 @@ class TelegramChannel:
     ) -> Result | None:
         started = time.perf_counter()
         user = update.effective_user
+        verdict = self.flood.check(inbound.user_key)
+        if verdict != "ok":
+            log.info("update %s: flood control, %s", update.update_id, verdict)
+            if verdict == "warn" and inbound.chat_id is not None:
+                t = get_catalogs().get(negotiate(inbound.lang_hint))
+                note = t.gettext(
+                    "You are sending messages very fast. Please wait a moment, then go on."
+                )
+                await context.bot.send_message(
+                    inbound.chat_id, escape(note), parse_mode=ParseMode.HTML
+                )
+            return None
         if user is not None:
             event = replace(event, profile_name=user.full_name or "", username=user.username or "")
         result = await self.conversations.handle(inbound, event)
