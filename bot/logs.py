@@ -9,7 +9,12 @@ from __future__ import annotations
 import logging
 import sys
 
-LIBRARY_LEVELS = {"telegram": logging.INFO, "httpx": logging.WARNING, "httpcore": logging.WARNING}
+LIBRARY_LEVELS = {
+    "telegram": logging.INFO,
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "alembic": logging.WARNING,
+}
 
 
 def configure_logging(level: str = "INFO") -> None:

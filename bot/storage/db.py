@@ -143,6 +143,10 @@ def unavailable(url: URL, exc: BaseException) -> StorageError:
     text = str(orig).strip() or type(orig).__name__
     if isinstance(orig, sqlite3.OperationalError) and "locked" in text:
         reason = "the database is locked by another process (is another bot or command running?)"
+    elif isinstance(orig, sqlite3.OperationalError) and ("full" in text or "disk I/O" in text):
+        reason = f"{text} (is the disk full, or the folder read-only?)"
+    elif isinstance(orig, sqlite3.OperationalError) and "readonly" in text.replace("-", ""):
+        reason = f"{text} (the database file or its folder is read-only)"
     elif isinstance(orig, OSError | TimeoutError):
         reason = f"cannot connect ({type(orig).__name__}: {text})"
     elif isinstance(exc, SQLAlchemyError | sqlite3.Error):

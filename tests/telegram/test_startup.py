@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
+import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -101,3 +105,66 @@ async def test_bad_database_url(tmp_path: Path, base_env: dict[str, str]) -> Non
 async def test_no_token_starts_the_terminal_chat(tmp_path: Path, base_env: dict[str, str]) -> None:
     code, err = await run_bot(base_env, tmp_path)
     assert code == 0 and "terminal chat" in err
+
+
+@contextlib.contextmanager
+def mounted(options: str) -> Iterator[Path]:
+    """Mount a small tmpfs (read-only, or tiny to stand for a full disk) for one test."""
+    where = Path(tempfile.mkdtemp(prefix="trialbot-fs-"))
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        if os.environ.get("CI"):
+            raise AssertionError(f"cannot mount a tmpfs in CI: {done.stderr!r}")
+        pytest.skip("mounting a tmpfs needs root; CI runs this test")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=False)
+        where.rmdir()
+
+
+async def test_read_only_data_folder(tmp_path: Path, base_env: dict[str, str]) -> None:
+    with mounted("ro,size=64k") as folder:
+        env = {
+            **base_env,
+            "DATABASE_URL": f"sqlite+aiosqlite:///{folder}/data/bot.db",
+            "TELEGRAM_BOT_TOKEN": "123456:TEST-TOKEN-abcdefghijklmnopqrstuvwx",
+        }
+        code, err = await run_bot(env, tmp_path)
+    assert code == 2 and "DATABASE_URL" in err and "Read-only" in err and "Traceback" not in err
+
+
+async def test_full_disk(tmp_path: Path, base_env: dict[str, str]) -> None:
+    with mounted("size=16k") as folder:
+        env = {
+            **base_env,
+            "DATABASE_URL": f"sqlite+aiosqlite:///{folder}/bot.db",
+            "TELEGRAM_BOT_TOKEN": "123456:TEST-TOKEN-abcdefghijklmnopqrstuvwx",
+        }
+        code, err = await run_bot(env, tmp_path)
+    assert code == 2 and "DATABASE_URL" in err and "disk" in err and "Traceback" not in err
+
+
+async def test_wrong_encryption_key(tmp_path: Path, base_env: dict[str, str]) -> None:
+    from bot.config import Settings
+    from bot.storage.commands import upgrade
+    from bot.storage.store import Store
+
+    settings = Settings(
+        database_url=base_env["DATABASE_URL"],
+        data_encryption_key=base_env["DATA_ENCRYPTION_KEY"],
+        _env_file=None,
+    )  # type: ignore[call-arg]
+    await upgrade(settings)
+    await (await Store.open(settings)).close()  # the database now knows its key
+    env = {
+        **base_env,
+        "DATA_ENCRYPTION_KEY": keygen(),
+        "TELEGRAM_BOT_TOKEN": "123456:TEST-TOKEN-abcdefghijklmnopqrstuvwx",
+    }
+    code, err = await run_bot(env, tmp_path)
+    assert code == 2 and "DATA_ENCRYPTION_KEY" in err and "Nothing was changed" in err
