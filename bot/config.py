@@ -46,6 +46,8 @@ class Settings(BaseSettings):
 
     # Conversation
     flow: str = "nct06751199"
+    flood_burst: int = Field(default=15, ge=1)  # messages one person may send at once
+    flood_rate: float = Field(default=1.0, gt=0)  # and per second after that
     log_level: str = "INFO"
 
     @field_validator("coordinator_user_ids", mode="before")

@@ -191,7 +191,15 @@ async def test_language_command_switches_the_language(bot: RunningBot, fake: Fak
     )
 
 
-async def test_a_flood_of_messages_gets_one_polite_note(bot: RunningBot, fake: FakeBotAPI) -> None:
+async def test_a_flood_of_messages_gets_one_polite_note(
+    settings: Settings, fake: FakeBotAPI
+) -> None:
+    from bot.storage.commands import upgrade
+
+    settings = settings.model_copy(update={"flood_burst": 15})
+    await upgrade(settings)
+    bot = RunningBot(settings, fake)
+    await bot.start()
     person = Person(fake, 1010, "en")
     await person.command("/start")
     await person.tap("agree")
@@ -203,3 +211,4 @@ async def test_a_flood_of_messages_gets_one_polite_note(bot: RunningBot, fake: F
     assert len(notes) == 1
     replies_to_hello = [m for m in fake.messages(person.user_id) if "did not understand" in m.text]
     assert len(replies_to_hello) < 40
+    await bot.stop()

@@ -114,6 +114,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Run the bot until ``stop`` is set: open storage, start polling or the webhook."""
     from bot.conversations import Conversations
     from bot.engine.engine import load_engine
+    from bot.ratelimit import FloodGuard
     from bot.storage.retention import purge_daily
     from bot.storage.store import Store
 
@@ -126,7 +127,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     purging = asyncio.create_task(purge_daily(store, settings.retention_days))
     try:
         conversations = Conversations(engine, store, email_handoff=bool(settings.handoff_email))
-        channel = TelegramChannel(conversations, settings.study_team_chat_id)
+        flood = FloodGuard(rate=settings.flood_rate, burst=settings.flood_burst)
+        channel = TelegramChannel(conversations, settings.study_team_chat_id, flood)
         app = build_application(settings, channel)
         async with app:
             await set_command_menus(app)
