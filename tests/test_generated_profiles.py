@@ -71,7 +71,7 @@ G_L = {
 
 
 def digits(text: str, lang: str, rng: random.Random) -> str:
-    """Write the number the way the language may: decimal comma, full-width or Arabic-Indic digits."""
+    """Write a number as the language may: decimal comma, full-width or Arabic-Indic digits."""
     if lang in ("es", "ru") and rng.random() < 0.7:
         text = text.replace(".", ",")
     if lang.startswith("zh") and rng.random() < 0.3:
