@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -38,10 +40,20 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    """Write the flow as a Mermaid state diagram."""
+    """Write the flow as a Mermaid diagram, or as SVG through Graphviz for a .svg file."""
     from bot.engine.machine import FlowMachine
 
-    text = FlowMachine(_engine(args.flow).flow).mermaid()
+    machine = FlowMachine(_engine(args.flow).flow)
+    if args.output and args.output.endswith(".svg"):
+        dot = shutil.which("dot")
+        if dot is None:
+            print("error: Graphviz (dot) is not installed; write a .mmd file", file=sys.stderr)
+            return 2
+        command = [dot, "-Tsvg", "-o", args.output]
+        subprocess.run(command, input=machine.dot(), text=True, check=True)
+        print(f"wrote {args.output}", file=sys.stderr)
+        return 0
+    text = machine.mermaid()
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
         print(f"wrote {args.output}", file=sys.stderr)
@@ -114,8 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("files", nargs="+", help="profile JSON files")
     replay.set_defaults(func=cmd_replay)
 
-    graph = sub.add_parser("graph", help="write the flow as a Mermaid diagram")
-    graph.add_argument("-o", "--output", help="file to write (default: standard output)")
+    graph = sub.add_parser("graph", help="write the flow as a Mermaid diagram (or SVG)")
+    graph.add_argument("-o", "--output", help="file: .mmd (Mermaid) or .svg (needs Graphviz)")
     graph.set_defaults(func=cmd_graph)
 
     db = sub.add_parser("db", help="database commands")

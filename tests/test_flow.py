@@ -204,3 +204,11 @@ def test_graph_shows_every_question_and_the_branching(engine: Engine) -> None:
     for qid in SPEC_FACTS:
         assert qid in text
     assert "ask pregnant" in text and "a criterion fails" in text
+
+
+def test_graph_as_graphviz_lists_every_transition(engine: Engine) -> None:
+    from bot.engine.machine import FlowMachine
+
+    machine = FlowMachine(engine.flow)
+    text = machine.dot()
+    assert text.startswith("digraph flow {") and text.count("->") == len(machine.edges())

@@ -135,16 +135,30 @@ class FlowMachine:
         """Fire ``event`` for one conversation on the shared machine."""
         return bool(self.machine.events[event].trigger(conversation))
 
-    def mermaid(self) -> str:
-        """Return the flow as a Mermaid state diagram, for the study team to check by eye."""
-        lines = ["stateDiagram-v2", f"    [*] --> {_node(CONSENT)}"]
+    def edges(self) -> list[tuple[str, str, str]]:
+        """Return every transition as (source, destination, label)."""
+        found = []
         for name, event in self.machine.events.items():
             for source, transitions in event.transitions.items():
                 for transition in transitions:
                     labels = [getattr(c.func, "label", str(c.func)) for c in transition.conditions]
                     label = name + (f" [{'; '.join(labels)}]" if labels else "")
-                    dest = _node(transition.dest or source)
-                    lines.append(f"    {_node(source)} --> {dest}: {label}")
+                    found.append((source, transition.dest or source, label))
+        return found
+
+    def dot(self) -> str:
+        """Return the flow as a Graphviz digraph (for an SVG when Graphviz is installed)."""
+        lines = ["digraph flow {", "  node [shape=box, fontsize=10]; edge [fontsize=8];"]
+        for source, dest, label in self.edges():
+            lines.append(f'  "{source}" -> "{dest}" [label="{label}"];')
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+    def mermaid(self) -> str:
+        """Return the flow as a Mermaid state diagram, for the study team to check by eye."""
+        lines = ["stateDiagram-v2", f"    [*] --> {_node(CONSENT)}"]
+        for source, dest, label in self.edges():
+            lines.append(f"    {_node(source)} --> {_node(dest)}: {label}")
         lines.append(f"    {_node(DONE)} --> [*]")
         return "\n".join(lines) + "\n"
 
