@@ -110,3 +110,7 @@ class Conversations:
         """Return the person's conversation as stored (a new one when there is none)."""
         async with self.store.turn(inbound.user_key, None) as turn:
             return self._restore(turn, inbound)
+
+    async def prompt(self, inbound: Inbound) -> Result:
+        """Return the current question again, changing nothing."""
+        return self.engine.prompt(await self.current(inbound))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections import OrderedDict
 from dataclasses import replace
 
 from telegram import (
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 # A deep-link payload: "<source>" or "<source>__<lang>", e.g. "flyer-sh01__zh-Hant".
 PAYLOAD = re.compile(r"^(?P<source>[A-Za-z0-9-]{1,40})(?:__(?P<lang>[A-Za-z-]{2,10}))?$")
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+REPLIED_MEMORY = 100_000
 COMMANDS = ("start", "language", "back", "restart", "help", "faq", "privacy", "delete")
 
 
@@ -68,6 +70,7 @@ class TelegramChannel:
         self.conversations = conversations
         self.team_chat_id = team_chat_id
         self.flood = flood or FloodGuard()
+        self.replied: OrderedDict[int, None] = OrderedDict()  # updates this process answered
 
     # -- inbound -----------------------------------------------------------------------
 
@@ -104,12 +107,22 @@ class TelegramChannel:
             event = replace(event, profile_name=user.full_name or "", username=user.username or "")
         result = await self.conversations.handle(inbound, event)
         if result is None:
-            log.info("update %s: duplicate, skipped", update.update_id)
-            return None
+            if update.update_id in self.replied:
+                log.info("update %s: duplicate, skipped", update.update_id)
+                return None
+            # Handled before, by a process that may have stopped before replying: show
+            # where the conversation stands (nothing is changed or asked twice).
+            log.info(
+                "update %s: handled before a restart; current question sent again", update.update_id
+            )
+            result = await self.conversations.prompt(inbound)
         chat = update.effective_chat
         assert chat is not None
         for reply in result.replies:
             await self.send(context, chat.id, reply)
+        self.replied[update.update_id] = None
+        if len(self.replied) > REPLIED_MEMORY:
+            self.replied.popitem(last=False)
         log.info(
             "update %s: %s handled in %.1f ms, %d replies%s",
             update.update_id,
