@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -17,7 +18,7 @@ from telegram import (
     User,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.channels.telegram.markup import (
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 PAYLOAD = re.compile(r"^(?P<source>[A-Za-z0-9-]{1,40})(?:__(?P<lang>[A-Za-z-]{2,10}))?$")
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 REPLIED_MEMORY = 100_000
+SEND_BACKOFF = (0.2, 0.5, 1.0, 2.0, 0.0)  # pauses between attempts to send one reply
 COMMANDS = ("start", "language", "back", "restart", "help", "faq", "privacy", "delete")
 
 
@@ -138,13 +140,22 @@ class TelegramChannel:
         parts = chunks(question_html(reply))
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
-            await context.bot.send_message(
-                chat_id,
-                part,
-                parse_mode=ParseMode.HTML,
-                reply_markup=keyboard(reply) if last else None,
-                link_preview_options=NO_PREVIEW,
-            )
+            for attempt, pause in enumerate(SEND_BACKOFF):
+                try:
+                    await context.bot.send_message(
+                        chat_id,
+                        part,
+                        parse_mode=ParseMode.HTML,
+                        reply_markup=keyboard(reply) if last else None,
+                        link_preview_options=NO_PREVIEW,
+                    )
+                    break
+                except BadRequest:
+                    raise
+                except NetworkError:  # 5xx, timeouts, dropped connections (429 is the limiter's)
+                    if attempt == len(SEND_BACKOFF) - 1:
+                        raise
+                    await asyncio.sleep(pause)
 
     # -- private chats -------------------------------------------------------------------
 
