@@ -147,7 +147,7 @@ class Outcome(Base):
     failed: Mapped[list[str]]
     unknown: Mapped[list[str]]
     flow_id: Mapped[str] = mapped_column(String(64))
-    protocol_version: Mapped[str] = mapped_column(String(32))
+    protocol_version: Mapped[str] = mapped_column(String(200))
     decided_at: Mapped[datetime]
 
 

@@ -156,6 +156,17 @@ async def test_consents_outcomes_alerts_are_stored(store: Store) -> None:
         turn.add_consent("trial_alerts", False, "Tell me about ...", "en")
 
 
+async def test_an_outcome_with_the_real_flows_protocol_text_commits(store: Store) -> None:
+    from bot.engine.engine import load_engine
+
+    protocol = load_engine().flow.protocol
+    async with store.turn("tg:14", 1) as turn:
+        turn.save(record())
+        turn.set_outcome("likely_eligible", flow_id="nct06751199", protocol_version=protocol)
+    rows = await store.funnel()
+    assert [r.outcome for r in rows] == ["likely_eligible"]
+
+
 async def test_sqlite_checkpoints_run_in_the_background(
     backend: str, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
