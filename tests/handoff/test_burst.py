@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import time
@@ -58,3 +59,18 @@ async def test_a_burst_of_500_referrals_under_429s(
     assert len(digest) >= 1
     counts = await store.outbox_counts()
     assert counts.get("failed", 0) == 0 and counts.get("pending", 0) == 0
+
+
+async def test_a_stop_in_the_middle_of_a_burst_loses_nothing(
+    team_bot: TeamBot, fake: FakeBotAPI, store: Store
+) -> None:
+    refs = [await make_referral(store, 9600 + n) for n in range(40)]
+    await asyncio.sleep(0.2)  # the worker is gathering the burst, or making its digest
+    await team_bot.stop()
+    refs += [await make_referral(store, 9700 + n) for n in range(5)]  # while it is down
+    await team_bot.start()
+    await until(lambda: sum(delivered(fake).values()) >= len(refs), 30, "every referral")
+    await fake.wait_idle(quiet=0.5, timeout=30)
+    seen = delivered(fake)
+    assert set(seen) == set(refs) and sum(seen.values()) == len(refs)
+    assert fake.flood_errors == 0
