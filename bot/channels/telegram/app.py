@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import re
+from typing import TYPE_CHECKING
 
 from telegram import Update
 from telegram.error import InvalidToken, NetworkError, TelegramError, TimedOut
@@ -23,6 +24,9 @@ from telegram.ext import (
 from bot.channels.telegram.handlers import COMMANDS, TelegramChannel, command_menus
 from bot.channels.telegram.ordering import PerChatUpdateProcessor
 from bot.config import Settings
+
+if TYPE_CHECKING:
+    from bot.channels.telegram.team import TeamOptions
 
 log = logging.getLogger(__name__)
 TOKEN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,100}$")
@@ -110,8 +114,17 @@ async def set_command_menus(app: Application) -> None:  # type: ignore[type-arg]
         await app.bot.set_my_commands(commands, language_code=code)
 
 
-async def serve(settings: Settings, stop: asyncio.Event) -> None:
-    """Run the bot until ``stop`` is set: open storage, start polling or the webhook."""
+async def serve(
+    settings: Settings, stop: asyncio.Event, team_options: TeamOptions | None = None
+) -> None:
+    """Run the bot until ``stop`` is set: open storage, start polling or the webhook.
+
+    The study team's side (``team.py``) runs alongside: its handlers come before the
+    patient adapter's; the outbox worker and the reminders start once the application has
+    started and are cancelled (claimed outbox items given back) before storage closes.
+    ``team_options`` shortens its timings in tests.
+    """
+    from bot.channels.telegram.team import TeamSide
     from bot.conversations import Conversations
     from bot.engine.engine import load_engine
     from bot.ratelimit import FloodGuard
@@ -125,14 +138,18 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     )
     store = await Store.open(settings)
     purging = asyncio.create_task(purge_daily(store, settings.retention_days))
+    team: TeamSide | None = None
     try:
         conversations = Conversations(engine, store, email_handoff=bool(settings.handoff_email))
         flood = FloodGuard(rate=settings.flood_rate, burst=settings.flood_burst)
         channel = TelegramChannel(conversations, settings.study_team_chat_id, flood)
         app = build_application(settings, channel)
+        team = TeamSide(settings, store, team_options)
+        team.register(app)
         async with app:
             await set_command_menus(app)
             await app.start()
+            await team.start()
             assert app.updater is not None
             if settings.webhook_url:
                 secret = (
@@ -152,6 +169,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             await app.updater.stop()
             await app.stop()
     finally:
+        if team is not None:
+            await team.stop()
         purging.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await purging

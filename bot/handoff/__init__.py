@@ -1,0 +1,46 @@
+"""The handoff to the study team, channel-free: cards, the outbox worker, export, charts, e-mail.
+
+Nothing here imports ``telegram``: the Telegram side (``bot/channels/telegram/team.py``)
+implements :class:`bot.handoff.outbox.Sender` and the team chat's handlers.
+
+Outbox kinds (``store.enqueue`` / ``turn.enqueue``; the payloads are stored encrypted):
+
+==========================  ===================  =========================================
+kind                        dedupe key           payload / what it does
+==========================  ===================  =========================================
+``referral_card``           ``<ref>``            ``{"ref"}``: one card in the team chat
+                                                 (patient side, in the referral's turn)
+``referral_email``          ``mail:<ref>``       ``{"ref"}``: the card by e-mail to
+                                                 ``HANDOFF_EMAIL`` (patient side, when set)
+``patient_notice``          ``ack:<ref>``        ``{"ref"}``, ``user_key`` of the person:
+                                                 "the study team has your details and will
+                                                 call you", in the patient's language; queued
+                                                 on a referral's first acknowledgement
+``referral_digest``         ``digest:<hash>``    ``{"refs"}``: one digest card for a burst
+``referral_digest_csv``     ``digest-csv:<hash>`` ``{"refs"}``: the burst's CSV file
+``team_reminder``           ``remind:<...>``     ``{"refs", "hours"}``: referrals nobody
+                                                 acknowledged in ``HANDOFF_REMINDER_HOURS``
+==========================  ===================  =========================================
+"""
+
+from __future__ import annotations
+
+REFERRAL_CARD = "referral_card"
+REFERRAL_EMAIL = "referral_email"
+PATIENT_NOTICE = "patient_notice"
+REFERRAL_DIGEST = "referral_digest"
+DIGEST_CSV = "referral_digest_csv"
+TEAM_REMINDER = "team_reminder"
+
+#: Kinds that go to the team chat (paced together, within Telegram's group limit).
+TEAM_KINDS = (REFERRAL_CARD, REFERRAL_DIGEST, DIGEST_CSV, TEAM_REMINDER)
+
+__all__ = [
+    "DIGEST_CSV",
+    "PATIENT_NOTICE",
+    "REFERRAL_CARD",
+    "REFERRAL_DIGEST",
+    "REFERRAL_EMAIL",
+    "TEAM_KINDS",
+    "TEAM_REMINDER",
+]

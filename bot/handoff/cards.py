@@ -1,0 +1,574 @@
+"""Referral cards and the other texts the study team reads, channel-free, in TEAM_LANGUAGE.
+
+A :class:`Card` is the text twice, as plain text (e-mail, length checks) and as HTML for
+Telegram's ``parse_mode=HTML``, plus its buttons as ``(label, action)``. Every line is
+escaped as a whole after the patient's values were put in, so a name such as
+``李 <b>&*`` arrives as text. Telegram counts a message's length after the HTML is parsed,
+in UTF-16 code units: :data:`MAX_TEXT` applies to ``plain``.
+
+Statuses move ``new → contacted → visit_scheduled → enrolled / screen_failed``;
+``not_reachable`` is offered on an open referral after :data:`ATTEMPTS_BEFORE_NOT_REACHABLE`
+recorded call attempts, and ``attempt`` records one more.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from functools import cache
+
+from bot.engine.answers import bmi, canonical_unit, unit_label
+from bot.engine.errors import FlowError
+from bot.engine.facts import Fact
+from bot.engine.flow import DONT_KNOW, Flow, flow_path, load_flow
+from bot.engine.record import Answer
+from bot.engine.rules import Verdict
+from bot.i18n import Catalogs, Translator, get_catalogs, negotiate
+from bot.i18n.languages import LANGUAGE_NAMES
+from bot.storage.models import OPEN_REFERRAL_STATUSES
+from bot.storage.store import AnswerView, ReferralDetails
+
+#: The team works in Shanghai (China has no daylight saving time): times are shown there.
+TEAM_TZ = timezone(timedelta(hours=8), "UTC+8")
+MAX_TEXT = 4096  # Telegram's limit on a message, in UTF-16 code units after parsing
+MAX_CAPTION = 1024
+MAX_WORDS = 60  # the patient's own words beside an answer, at most (characters)
+MAX_VALUE = 120  # a contact detail, at most (characters)
+
+ATTEMPT = "attempt"  # button: record a call attempt
+SHOW = "show"  # button: post the referral's card again
+ATTEMPTS_BEFORE_NOT_REACHABLE = 3
+NEXT_STATUSES: dict[str, tuple[str, ...]] = {
+    "new": ("contacted",),
+    "contacted": ("visit_scheduled", "screen_failed"),
+    "visit_scheduled": ("enrolled", "screen_failed"),
+    "not_reachable": ("contacted",),  # the patient called back after all
+    "enrolled": (),
+    "screen_failed": (),
+}
+ICONS = {Verdict.PASS: "✅", Verdict.FAIL: "❌", Verdict.UNKNOWN: "❔", Verdict.PENDING: "❔"}
+
+
+def actions_for(status: str, attempts: int) -> list[str]:
+    """The buttons a card in ``status`` offers, after ``attempts`` recorded call attempts."""
+    actions = list(NEXT_STATUSES.get(status, ()))
+    if status in OPEN_REFERRAL_STATUSES:
+        if attempts >= ATTEMPTS_BEFORE_NOT_REACHABLE:
+            actions.append("not_reachable")
+        actions.append(ATTEMPT)
+    return actions
+
+
+def allowed(action: str, status: str, attempts: int) -> bool:
+    """Whether ``action`` may be taken on a referral in ``status`` (else the card was stale)."""
+    return action in actions_for(status, attempts)
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    action: str  # a status, ATTEMPT or SHOW
+
+
+@dataclass(frozen=True)
+class Text:
+    """A message as plain text and as escaped HTML (one ``<b>`` per bold line)."""
+
+    plain: str
+    html: str
+
+
+@dataclass(frozen=True)
+class Card:
+    ref: str
+    plain: str
+    html: str
+    buttons: tuple[Button, ...]
+
+
+@dataclass(frozen=True)
+class LastChange:
+    """Who did the last thing on a card, and when: shown under the status."""
+
+    label: str  # a short coordinator label ("Li W."), never their id
+    at: datetime
+    action: str  # the new status, or ATTEMPT
+
+
+def utf16_len(text: str) -> int:
+    """Length as Telegram counts it."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
+    one_line = " ".join(text.split())
+    return one_line if len(one_line) <= limit else one_line[: limit - 1].rstrip() + "…"
+
+
+def team_time(moment: datetime) -> str:
+    """A time as the team reads it (Shanghai time)."""
+    return moment.astimezone(TEAM_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+@cache
+def flow_for(flow_id: str) -> Flow | None:
+    """The flow a referral was screened with (None when it is no longer installed)."""
+    try:
+        return load_flow(flow_path(flow_id))
+    except FlowError:
+        return None
+
+
+class _Lines:
+    """Lines of a message, each plain text; bold lines become ``<b>`` in the HTML."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, bool]] = []
+
+    def add(self, text: str, *, bold: bool = False) -> None:
+        self.items.append((text, bold))
+
+    def gap(self) -> None:
+        if self.items and self.items[-1][0]:
+            self.items.append(("", False))
+
+    def text(self) -> Text:
+        plain = "\n".join(text for text, _ in self.items).strip("\n")
+        marked = "\n".join(
+            f"<b>{escape(text)}</b>" if bold and text else escape(text) for text, bold in self.items
+        ).strip("\n")
+        return Text(plain, marked)
+
+
+def escape(text: str) -> str:
+    """Escape text for Telegram's HTML."""
+    return html.escape(text, quote=False)
+
+
+class TeamTexts:
+    """Every word the study team reads, in the team's language."""
+
+    def __init__(self, lang: str, catalogs: Catalogs | None = None) -> None:
+        self.lang = negotiate(lang)
+        self.t: Translator = (catalogs or get_catalogs()).get(self.lang)
+
+    # -- labels ------------------------------------------------------------------------
+
+    def status(self, status: str) -> str:
+        t = self.t
+        labels = {
+            "new": t.pgettext("referral status", "New"),
+            "contacted": t.pgettext("referral status", "Contacted"),
+            "visit_scheduled": t.pgettext("referral status", "Visit scheduled"),
+            "enrolled": t.pgettext("referral status", "Enrolled"),
+            "screen_failed": t.pgettext("referral status", "Screen failed"),
+            "not_reachable": t.pgettext("referral status", "Not reachable"),
+        }
+        return labels.get(status, status)
+
+    def outcome(self, outcome: str) -> str:
+        t = self.t
+        labels = {
+            "likely_eligible": t.pgettext("outcome", "Likely eligible"),
+            "needs_review": t.pgettext("outcome", "Needs review"),
+            "likely_ineligible": t.pgettext("outcome", "Likely ineligible"),
+        }
+        return labels.get(outcome, outcome)
+
+    def action(self, action: str) -> str:
+        """A button's label."""
+        if action == ATTEMPT:
+            return self.t.pgettext("button", "📞 Call attempt (no answer)")
+        if action == SHOW:
+            return self.t.pgettext("button", "Show the card")
+        return self.t.gettext("→ {status}", status=self.status(action))
+
+    def language(self, lang: str | None) -> str:
+        if not lang:
+            return "—"
+        return LANGUAGE_NAMES.get(lang, lang)
+
+    def source(self, source: str) -> str:
+        return source or self.t.gettext("no source (direct)")
+
+    def fact(self, fact: str, flow: Flow | None) -> str:
+        """A short name for an answered fact (the question itself when there is none)."""
+        t = self.t
+        labels = {
+            "diabetes_diagnosed": t.gettext("Diabetes diagnosed"),
+            "age": t.gettext("Age"),
+            "sex": t.gettext("Sex"),
+            "diabetes_type": t.gettext("Kind of diabetes"),
+            "frequent_hypoglycemia": t.gettext("Frequent low blood sugar"),
+            "severe_hypoglycemia_12m": t.gettext("Severe low blood sugar in 12 months"),
+            "diabetes_organ_complications": t.gettext("Organ complications of diabetes"),
+            "dka_uncontrolled": t.gettext("Uncontrolled ketoacidosis (DKA)"),
+            "hba1c": t.gettext("HbA1c"),
+            "c_peptide_fasting": t.gettext("C-peptide, fasting"),
+            "c_peptide_2h": t.gettext("C-peptide, 2 hours after a meal"),
+            "height": t.gettext("Height"),
+            "weight": t.gettext("Weight"),
+            "hemoglobin": t.gettext("Hemoglobin"),
+            "severe_allergies": t.gettext("Frequent severe allergies"),
+            "hiv": t.gettext("HIV"),
+            "hepatitis": t.gettext("Hepatitis B or C"),
+            "uncontrolled_infection": t.gettext("Uncontrolled infection"),
+            "acute_pancreatitis_history": t.gettext("Acute pancreatitis, ever"),
+            "thrombosis_history": t.gettext("Blood clot, ever"),
+            "severe_organ_disease": t.gettext("Serious heart, liver, kidney, lung, nerve disease"),
+            "pregnant": t.gettext("Pregnant"),
+            "pregnancy_planned": t.gettext("Planning a pregnancy"),
+            "breastfeeding": t.gettext("Breastfeeding"),
+            "mental_illness": t.gettext("Mental illness"),
+            "substance_abuse": t.gettext("Alcohol or drug problem"),
+            "tumor": t.gettext("Tumor, known or suspected"),
+            "other_autoimmune": t.gettext("Other autoimmune disease"),
+            "blood_disorder": t.gettext("Blood disease"),
+            "willing_to_consent": t.gettext("Willing to sign the consent form"),
+        }
+        if fact in labels:
+            return labels[fact]
+        if flow is not None and flow.has_question(fact):
+            return clip(t.pgettext(fact, flow.question(fact).text), 80)
+        return fact
+
+    def criterion(self, flow: Flow, cid: str) -> str:
+        for c in flow.criteria:
+            if c.id == cid:
+                title = self.t.pgettext(f"criterion:{c.id}", c.title)
+                return f"{c.listing} {title}" if c.listing else title
+        return cid
+
+    # -- values --------------------------------------------------------------------------
+
+    def value(self, fact: str, answer: AnswerView, flow: Flow | None) -> str:
+        """The answer in normalised form: an option's label, or a number in the canonical unit."""
+        t = self.t
+        question = flow.question(fact) if flow is not None and flow.has_question(fact) else None
+        if answer.value == DONT_KNOW:
+            if question is not None and question.kind == "measurement":
+                return t.pgettext("option", "I don't know this value")
+            return t.pgettext("option", "I don't know")
+        if question is None:
+            return answer.value
+        if question.kind == "choice":
+            for option in question.options:
+                if option.id == answer.value:
+                    return t.pgettext("option", option.label)
+            return answer.value
+        assert question.measure is not None
+        unit = t.pgettext("unit", unit_label(canonical_unit(question.measure.quantity), "en"))
+        try:
+            number = t.number(Decimal(answer.value))
+        except InvalidOperation:
+            return answer.value
+        return f"{number}{unit}" if unit == "%" else f"{number} {unit}"
+
+    def answer_rows(self, details: ReferralDetails) -> list[tuple[str, str, str, str]]:
+        """``(fact, label, normalised value, the patient's words)`` for each answer that counts,
+        in the flow's order; BMI (computed) after the weight."""
+        flow = flow_for(details.flow_id)
+        rows = []
+        for fact, answer in counted_answers(details).items():
+            shown = self.value(fact, answer, flow)
+            words = answer.raw.strip()
+            rows.append((fact, self.fact(fact, flow), shown, "" if words == shown else words))
+            if fact == "weight":
+                figure = body_mass_index(details)
+                if figure is not None:
+                    rows.append(("bmi", self.t.gettext("BMI"), self.t.number(figure), ""))
+        return rows
+
+    def verdicts(self, details: ReferralDetails) -> list[tuple[str, str, Verdict]]:
+        """``(criterion id, title, verdict)`` in the flow's order (from the stored decision
+        when the flow is gone)."""
+        flow = flow_for(details.flow_id)
+        if flow is not None:
+            found = flow.evaluate(flow.view(_engine_answers(details.answers)))
+            return [(cid, self.criterion(flow, cid), v) for cid, v in found.items()]
+        if details.decision is None:
+            return []
+        failed = [(c, c, Verdict.FAIL) for c in details.decision.failed]
+        return failed + [(c, c, Verdict.UNKNOWN) for c in details.decision.unknown]
+
+    # -- the card --------------------------------------------------------------------------
+
+    def card(self, details: ReferralDetails, last: LastChange | None = None) -> Card:
+        """The referral card, within Telegram's length limit, with its buttons."""
+        for words, keep in ((MAX_WORDS, None), (24, None), (24, 12), (12, 0)):
+            text = self._card_text(details, last, words=words, keep_answers=keep)
+            if utf16_len(text.plain) <= MAX_TEXT:
+                break
+        buttons = tuple(
+            Button(self.action(a), a) for a in actions_for(details.status, details.attempts)
+        )
+        return Card(details.ref_code, text.plain, text.html, buttons)
+
+    def _card_text(
+        self,
+        details: ReferralDetails,
+        last: LastChange | None,
+        *,
+        words: int,
+        keep_answers: int | None,
+    ) -> Text:
+        t = self.t
+        lines = _Lines()
+        lines.add(t.gettext("Referral {ref}", ref=details.ref_code), bold=True)
+        lines.add(t.gettext("Outcome: {outcome}", outcome=self.outcome(details.outcome)))
+        protocol = details.decision.protocol_version if details.decision else ""
+        lines.add(
+            t.gettext(
+                "Protocol: {protocol} (flow {flow}, version {version})",
+                protocol=protocol or "—",
+                flow=details.flow_id,
+                version=details.flow_version,
+            )
+        )
+        lines.add(
+            t.gettext(
+                "Language: {language} · Source: {source}",
+                language=self.language(details.lang),
+                source=self.source(details.source),
+            )
+        )
+        lines.add(t.gettext("Received: {time}", time=team_time(details.created_at)))
+        lines.gap()
+        lines.add(t.gettext("Status: {status}", status=self.status(details.status)), bold=True)
+        if last is not None:
+            if last.action == ATTEMPT:
+                what = t.gettext("call attempt recorded")
+            else:
+                what = t.gettext("set to {status}", status=self.status(last.action))
+            lines.add(
+                t.gettext(
+                    "Last change: {what}, by {who}, {time}",
+                    what=what,
+                    who=clip(last.label, 40),
+                    time=team_time(last.at),
+                )
+            )
+        elif details.acknowledged_at is not None:
+            lines.add(t.gettext("Acknowledged: {time}", time=team_time(details.acknowledged_at)))
+        if details.attempts:
+            lines.add(
+                t.ngettext(
+                    "{n} call attempt recorded",
+                    "{n} call attempts recorded",
+                    details.attempts,
+                )
+            )
+
+        lines.gap()
+        lines.add(t.gettext("Contact"), bold=True)
+        contact = details.contact
+        if contact is None:
+            lines.add(t.gettext("No contact details."))
+        else:
+            for label, value in (
+                (t.gettext("Name"), contact.name),
+                (t.gettext("Phone"), contact.phone),
+                (t.gettext("E-mail"), contact.email),
+                (t.gettext("Telegram"), f"@{contact.username}" if contact.username else None),
+                (t.gettext("Best time to call"), contact.best_time),
+                (
+                    t.gettext("Language for the call"),
+                    self.language(contact.call_lang) if contact.call_lang else None,
+                ),
+            ):
+                if value:
+                    lines.add(self.pair(label, clip(value, MAX_VALUE)))
+
+        verdicts = self.verdicts(details)
+        if verdicts:
+            lines.gap()
+            lines.add(t.gettext("Criteria"), bold=True)
+            for _cid, title, verdict in verdicts:
+                lines.add(f"{ICONS[verdict]} {title}")
+
+        rows = self.answer_rows(details)
+        if rows:
+            lines.gap()
+            lines.add(t.gettext("Answers (the patient's own words in brackets)"), bold=True)
+            shown = rows if keep_answers is None else rows[:keep_answers]
+            for _fact, label, value, said in shown:
+                text = f"{value} ({clip(said, words)})" if said else value
+                lines.add(self.pair(label, text))
+            if len(shown) < len(rows):
+                lines.add(
+                    t.ngettext(
+                        "… {n} more answer: see /export",
+                        "… {n} more answers: see /export",
+                        len(rows) - len(shown),
+                    )
+                )
+        return lines.text()
+
+    def pair(self, label: str, value: str) -> str:
+        return self.t.gettext("{label}: {value}", label=label, value=value)
+
+    # -- other team messages -------------------------------------------------------------------
+
+    def digest(self, referrals: Sequence[ReferralDetails], *, max_codes: int = 100) -> Text:
+        """One card for a burst: how many, by outcome, and the reference codes."""
+        t = self.t
+        lines = _Lines()
+        n = len(referrals)
+        lines.add(
+            t.ngettext(
+                "{n} new referral arrived at once",
+                "{n} new referrals arrived at once",
+                n,
+            ),
+            bold=True,
+        )
+        by_outcome = Counter(r.outcome for r in referrals)
+        for outcome, count in sorted(by_outcome.items(), key=lambda kv: (-kv[1], kv[0])):
+            lines.add(self.pair(self.outcome(outcome), t.number(count)))
+        lines.gap()
+        codes = [r.ref_code for r in referrals]
+        lines.add(t.gettext("Reference codes: {codes}", codes=", ".join(codes[:max_codes])))
+        if n > max_codes:
+            lines.add(t.ngettext("… and {n} more", "… and {n} more", n - max_codes))
+        lines.gap()
+        lines.add(
+            t.gettext(
+                "All of them are in the CSV file below. "
+                "Use /referrals to open the card of one of them."
+            )
+        )
+        return lines.text()
+
+    def digest_caption(self, count: int) -> str:
+        return self.t.ngettext(
+            "The {n} referral of the digest", "The {n} referrals of the digest", count
+        )
+
+    def reminder(self, refs: Sequence[str], hours: int, *, max_codes: int = 100) -> Text:
+        t = self.t
+        lines = _Lines()
+        lines.add(
+            t.ngettext(
+                "⏰ Reminder: {n} referral has not been acknowledged for {hours} hours",
+                "⏰ Reminder: {n} referrals have not been acknowledged for {hours} hours",
+                len(refs),
+                hours=t.number(hours),
+            ),
+            bold=True,
+        )
+        lines.add(", ".join(refs[:max_codes]))
+        if len(refs) > max_codes:
+            lines.add(t.ngettext("… and {n} more", "… and {n} more", len(refs) - max_codes))
+        lines.add(t.gettext("Use /referrals to see the open referrals."))
+        return lines.text()
+
+    def open_list(self, referrals: Sequence[ReferralDetails], *, max_rows: int = 40) -> Text:
+        """``/referrals``: the open referrals, oldest first."""
+        t = self.t
+        lines = _Lines()
+        if not referrals:
+            lines.add(t.gettext("No open referrals."))
+            return lines.text()
+        lines.add(t.ngettext("{n} open referral", "{n} open referrals", len(referrals)), bold=True)
+        for r in referrals[:max_rows]:
+            lines.add(
+                " · ".join(
+                    (
+                        r.ref_code,
+                        self.outcome(r.outcome),
+                        self.status(r.status),
+                        team_time(r.created_at),
+                    )
+                )
+            )
+        if len(referrals) > max_rows:
+            lines.add(
+                t.ngettext(
+                    "… and {n} more: see /export",
+                    "… and {n} more: see /export",
+                    len(referrals) - max_rows,
+                )
+            )
+        return lines.text()
+
+    def export_caption(self, count: int, at: datetime) -> str:
+        return self.t.ngettext(
+            "{n} referral, exported {time}",
+            "{n} referrals, exported {time}",
+            count,
+            time=team_time(at),
+        )
+
+    def stats_caption(self, at: datetime) -> str:
+        return self.t.gettext("Screening funnel, {time}", time=team_time(at))
+
+    def email_subject(self, details: ReferralDetails) -> str:
+        return self.t.gettext(
+            "Referral {ref}: {outcome}", ref=details.ref_code, outcome=self.outcome(details.outcome)
+        )
+
+    # -- answers to coordinators -------------------------------------------------------------
+
+    def refused_not_coordinator(self) -> str:
+        return self.t.gettext("Sorry, only the study coordinators can do this.")
+
+    def stale(self) -> str:
+        return self.t.gettext("This card was out of date. It now shows the current status.")
+
+    def gone(self) -> str:
+        return self.t.gettext("This referral no longer exists.")
+
+    def saved(self, status: str) -> str:
+        return self.t.gettext("Saved: {status}", status=self.status(status))
+
+    def attempt_saved(self, attempts: int) -> str:
+        return self.t.ngettext("{n} call attempt recorded", "{n} call attempts recorded", attempts)
+
+    def failed(self) -> str:
+        return self.t.gettext("That did not work. Please try again in a moment.")
+
+
+def refused_elsewhere(t: Translator) -> str:
+    """For a person outside the team chat, in their own language."""
+    return t.gettext("Sorry, this only works in the study team's chat.")
+
+
+def patient_notice(t: Translator, ref: str) -> str:
+    """What the patient reads when a coordinator first acknowledges their referral."""
+    return t.gettext(
+        "Good news: the study team has your details and will call you. "
+        "Your reference code is {ref}.",
+        ref=ref,
+    )
+
+
+def body_mass_index(details: ReferralDetails) -> Decimal | None:
+    """BMI from the weight (kg) and height (cm) answers, when both are numbers."""
+    try:
+        weight = Decimal(details.answers["weight"].value)
+        height = Decimal(details.answers["height"].value)
+        return bmi(weight, height)
+    except (KeyError, InvalidOperation, ValueError):
+        return None
+
+
+def counted_answers(details: ReferralDetails) -> dict[str, AnswerView]:
+    """The answers that count (not those to questions no longer asked), in the flow's order."""
+    answers = details.answers
+    flow = flow_for(details.flow_id)
+    if flow is None:
+        return dict(answers)
+    view = flow.view(_engine_answers(answers))
+    counted = {f for f in answers if view.status(f) is Fact.ANSWERED}
+    known = [q.id for q in flow.questions if q.id in counted]
+    extra = [f for f in answers if f not in known and not flow.has_question(f)]
+    return {f: answers[f] for f in known + extra}
+
+
+def _engine_answers(answers: dict[str, AnswerView]) -> dict[str, Answer]:
+    return {f: Answer(a.value, a.raw, a.unit) for f, a in answers.items()}

@@ -1,0 +1,444 @@
+"""The outbox worker: every referral reaches the study team at least once, never flooded.
+
+The patient side queues a ``referral_card`` (and perhaps a ``referral_email``) in the same
+transaction that creates the referral; the team side queues ``patient_notice`` and
+``team_reminder`` items. :class:`OutboxWorker` claims due items with a lease (``FOR UPDATE
+SKIP LOCKED`` on PostgreSQL, so any number of workers and processes can run), sends them
+through a :class:`Sender` and marks them sent. It runs three lanes side by side:
+
+* **team** (cards, digests, reminders): paced by a :class:`~bot.handoff.pacing.Pacer` within
+  Telegram's group limit. When more than ``digest_threshold`` cards are waiting (a burst),
+  they all become ONE digest card and ONE CSV file (two outbox items of their own), and the
+  cards are marked sent: nothing is dropped and the chat is not flooded.
+* **patients** (``patient_notice``): in the patient's own language.
+* **e-mail** (``referral_email``): only when a :class:`Mailer` is configured.
+
+Failures (:class:`SendError`) are retried: after ``retry_after`` for a 429, else with
+exponential backoff and jitter. A card whose ``card_message_id`` is set is never sent
+again. Team items are never given up (the team chat may be misconfigured for a while; they
+are retried at most every ``backoff_cap`` seconds); patient notices and e-mails are given up
+after a permanent error (a blocked bot, a refused address) or ``give_up_after`` attempts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import random
+import secrets
+import socket
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from bot.handoff import (
+    DIGEST_CSV,
+    PATIENT_NOTICE,
+    REFERRAL_CARD,
+    REFERRAL_DIGEST,
+    REFERRAL_EMAIL,
+    TEAM_REMINDER,
+)
+from bot.handoff.cards import Card, TeamTexts, Text, patient_notice, team_time
+from bot.handoff.export import referrals_csv
+from bot.handoff.pacing import Pacer
+from bot.i18n import get_catalogs
+from bot.storage.store import OutboxItem, ReferralDetails, Store
+
+log = logging.getLogger(__name__)
+
+#: Kinds retried for ever (the team must get every referral).
+NEVER_GIVE_UP = frozenset({REFERRAL_CARD, REFERRAL_DIGEST, DIGEST_CSV, TEAM_REMINDER})
+
+
+class SendError(Exception):
+    """A send failed. ``reason`` is for the log and the outbox row: no personal data."""
+
+    def __init__(
+        self, reason: str, *, retry_after: float | None = None, permanent: bool = False
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.permanent = permanent
+
+
+class Sender(Protocol):
+    """What the channel does for the outbox (``bot/channels/telegram/team.py``)."""
+
+    async def send_card(self, card: Card) -> int:
+        """Post a referral card in the team chat; return its message id."""
+        ...
+
+    async def send_team_text(self, text: Text, *, reply_to: int | None = None) -> int:
+        """Post a message in the team chat; return its message id."""
+        ...
+
+    async def send_team_document(self, filename: str, data: bytes, caption: str) -> int:
+        """Post a file in the team chat; return its message id."""
+        ...
+
+    async def send_to_person(self, chat_id: int, text: str) -> None:
+        """Write to a patient's own chat."""
+        ...
+
+
+class Mailer(Protocol):
+    async def send(self, subject: str, body: str) -> None:
+        """Send one e-mail to the handoff address; raise SendError on failure."""
+        ...
+
+
+@dataclass
+class WorkerOptions:
+    poll_interval: float = 1.0  # seconds between claims when nothing is due
+    lease: timedelta = field(default_factory=lambda: timedelta(minutes=5))
+    digest_threshold: int = 15  # more cards waiting than this: one digest instead
+    digest_gather: float = 1.0  # seconds to let a burst gather before its digest is made
+    backoff_base: float = 2.0  # seconds before the first retry (then doubled, with jitter)
+    backoff_cap: float = 300.0
+    give_up_after: int = 20  # attempts, for notices and e-mails
+    batch: int = 10  # notices or e-mails claimed at once
+    digest_codes: int = 100  # reference codes shown on a digest card
+
+
+def worker_name() -> str:
+    """A worker id unique to this process (host, pid, random), at most 64 characters."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+Handler = Callable[[OutboxItem], Awaitable[None]]
+
+
+class OutboxWorker:
+    """Deliver the outbox until :meth:`stop` (a cancel also gives claimed items back)."""
+
+    def __init__(
+        self,
+        store: Store,
+        sender: Sender,
+        texts: TeamTexts,
+        *,
+        team_pacer: Pacer | None,
+        mailer: Mailer | None = None,
+        options: WorkerOptions | None = None,
+        worker_id: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.sender = sender
+        self.texts = texts
+        self.team_pacer = team_pacer  # None: no team chat configured, cards wait
+        self.mailer = mailer
+        self.options = options or WorkerOptions()
+        self.worker_id = worker_id or worker_name()
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self.sent: dict[str, int] = {}
+        self.failures = 0
+        self.digests = 0
+
+    def wake(self) -> None:
+        """Look for due items now (something was just queued)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Finish the item being sent, give the other claimed items back, and end ``run``."""
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        lanes = [self._lane((PATIENT_NOTICE,), self._notice)]
+        if self.team_pacer is not None:
+            lanes.append(self._team_lane(self.team_pacer))
+        else:
+            log.warning("STUDY_TEAM_CHAT_ID is not set: referral cards wait in the outbox")
+        if self.mailer is not None:
+            lanes.append(self._lane((REFERRAL_EMAIL,), self._email))
+        # return_exceptions: a cancel waits for every lane to give its items back
+        results = await asyncio.gather(*lanes, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    # -- lanes -------------------------------------------------------------------------
+
+    async def _idle(self, seconds: float | None = None) -> None:
+        if self._stopping:
+            return
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds or self.options.poll_interval)
+
+    async def _forever(self, name: str, turn: Callable[[], Awaitable[None]]) -> None:
+        """Run one lane's turns until cancelled; a failed turn (the database was away) is
+        logged and tried again after the poll interval."""
+        while not self._stopping:
+            try:
+                await turn()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox: %s lane failed; trying again", name)
+                await self._idle()
+
+    async def _lane(self, kinds: Sequence[str], handle: Handler) -> None:
+        async def turn() -> None:
+            items = await self._claim(kinds, self.options.batch)
+            if not items:
+                await self._idle()
+                return
+            await self._process(items, handle)
+
+        await self._forever(kinds[0], turn)
+
+    async def _team_lane(self, pacer: Pacer) -> None:
+        threshold = self.options.digest_threshold
+
+        async def turn() -> None:
+            wait = pacer.delay()
+            if wait > 0:  # claim only what can go out soon, so leases are not wasted
+                await self._idle(min(wait, self.options.poll_interval))
+                return
+            others = await self._claim((REFERRAL_DIGEST, DIGEST_CSV, TEAM_REMINDER), 4)
+            cards = await self._claim((REFERRAL_CARD,), threshold + 1)
+            if len(cards) > threshold:
+                try:
+                    await asyncio.sleep(self.options.digest_gather)
+                    while True:
+                        more = await self._claim((REFERRAL_CARD,), 500)
+                        cards += more
+                        if len(more) < 500:
+                            break
+                    await self._make_digest(cards)  # claimed by the next turn of the loop
+                except BaseException:
+                    await _unstoppable(self._release([*others, *cards]))
+                    raise
+                cards = []
+                if not others:
+                    return
+            if not others and not cards:
+                await self._idle()
+                return
+            await self._process([*others, *cards], self._team_item)
+
+        await self._forever("team", turn)
+
+    async def _claim(self, kinds: Sequence[str], limit: int) -> list[OutboxItem]:
+        return await self.store.claim_outbox(
+            self.worker_id, limit, lease=self.options.lease, kinds=list(kinds)
+        )
+
+    async def _process(self, items: list[OutboxItem], handle: Handler) -> None:
+        claimed = time.monotonic()
+        safe_for = self.options.lease.total_seconds() * 0.8
+        pending = list(items)
+        try:
+            while pending and not self._stopping:
+                item = pending[0]
+                if time.monotonic() - claimed > safe_for:
+                    break  # the lease is running out: let the items be claimed afresh
+                try:
+                    await handle(item)
+                except SendError as exc:
+                    pending.pop(0)
+                    await self._failed(item, exc)
+                    continue
+                except Exception as exc:
+                    pending.pop(0)
+                    log.exception("outbox: %s item %d failed unexpectedly", item.kind, item.id)
+                    await self._failed(item, SendError(type(exc).__name__))
+                    continue
+                pending.pop(0)
+                if await self.store.mark_sent(item.id, self.worker_id):
+                    self.sent[item.kind] = self.sent.get(item.kind, 0) + 1
+                else:
+                    log.warning("outbox: lease on item %d was lost before it was marked", item.id)
+        finally:
+            if pending:
+                await _unstoppable(self._release(pending))
+
+    async def _release(self, items: Sequence[OutboxItem]) -> None:
+        """Give claimed items back (at a stop, or when the lease runs short)."""
+        now = self._clock()
+        for item in items:
+            try:
+                await self.store.mark_failed(item.id, self.worker_id, now, error="released")
+            except Exception:
+                log.warning("outbox: could not release item %d; its lease will expire", item.id)
+
+    async def _failed(self, item: OutboxItem, error: SendError) -> None:
+        options = self.options
+        if error.retry_after is not None:
+            delay = error.retry_after * (1.0 + self._rng.uniform(0.0, 0.2)) + 0.05
+        elif error.permanent and item.kind in NEVER_GIVE_UP:
+            delay = options.backoff_cap
+        else:
+            step = min(options.backoff_cap, options.backoff_base * 2 ** max(item.attempts - 1, 0))
+            delay = step / 2 + self._rng.uniform(0.0, step / 2)
+        give_up = item.kind not in NEVER_GIVE_UP and (
+            error.permanent or item.attempts >= options.give_up_after
+        )
+        retry_at = self._clock() + timedelta(seconds=delay)
+        await self.store.mark_failed(
+            item.id, self.worker_id, retry_at, error=error.reason, give_up=give_up
+        )
+        self.failures += 1
+        log.warning(
+            "outbox: %s item %d failed (%s), attempt %d; %s",
+            item.kind,
+            item.id,
+            error.reason,
+            item.attempts,
+            "given up" if give_up else f"retry in {delay:.2f} s",
+        )
+
+    # -- the burst ---------------------------------------------------------------------
+
+    async def _make_digest(self, cards: list[OutboxItem]) -> None:
+        """Turn waiting cards into one digest card and one CSV file, then mark them sent."""
+        refs = list(dict.fromkeys(str(c.payload.get("ref") or c.dedupe_key) for c in cards))
+        key = hashlib.sha256(",".join(sorted(refs)).encode()).hexdigest()[:24]
+        await self.store.enqueue(REFERRAL_DIGEST, f"digest:{key}", {"refs": refs})
+        await self.store.enqueue(DIGEST_CSV, f"digest-csv:{key}", {"refs": refs})
+        for card in cards:
+            await self.store.mark_sent(card.id, self.worker_id)
+        self.digests += 1
+        log.info("outbox: %d referral cards were waiting; one digest queued instead", len(refs))
+
+    async def _undelivered(self, refs: Sequence[str]) -> list[ReferralDetails]:
+        """The referrals of a digest that still exist and have no card of their own."""
+        if len(refs) > 20:  # one query for the lot (a burst is rare, its size is not)
+            wanted = set(refs)
+            every = [d for d in await self.store.referrals() if d.ref_code in wanted]
+        else:
+            every = [d for d in [await self.store.referral(ref) for ref in refs] if d]
+        return [d for d in every if d.card_message_id is None]
+
+    # -- one item each -----------------------------------------------------------------
+
+    async def _team_item(self, item: OutboxItem) -> None:
+        payload = item.payload
+        if item.kind == REFERRAL_CARD:
+            await self._card(str(payload.get("ref") or item.dedupe_key))
+        elif item.kind == REFERRAL_DIGEST:
+            found = await self._undelivered(payload.get("refs", []))
+            if found:
+                text = self.texts.digest(found, max_codes=self.options.digest_codes)
+                await self.sender.send_team_text(text)
+        elif item.kind == DIGEST_CSV:
+            found = await self._undelivered(payload.get("refs", []))
+            if found:
+                stamp = team_time(self._clock()).replace(" ", "-").replace(":", "")
+                await self.sender.send_team_document(
+                    f"referrals-digest-{stamp}.csv",
+                    referrals_csv(found, self.texts),
+                    self.texts.digest_caption(len(found)),
+                )
+        elif item.kind == TEAM_REMINDER:
+            await self._reminder(payload.get("refs", []), int(payload.get("hours", 0)))
+        else:
+            log.warning("outbox: unknown kind %s; dropped", item.kind)
+
+    async def _card(self, ref: str) -> None:
+        details = await self.store.referral(ref)
+        if details is None:
+            log.info("outbox: referral card skipped (the referral was erased)")
+            return
+        if details.card_message_id is not None:
+            log.info("outbox: referral %s already has its card; not sent again", ref)
+            return
+        message_id = await self.sender.send_card(self.texts.card(details))
+        await self.store.set_card_message(ref, message_id)
+
+    async def _reminder(self, refs: Sequence[str], hours: int) -> None:
+        waiting = []
+        for ref in refs:
+            details = await self.store.referral(ref)
+            if details is not None and details.acknowledged_at is None:
+                waiting.append(details)
+        if not waiting:
+            return
+        reply_to = waiting[0].card_message_id if len(waiting) == 1 else None
+        text = self.texts.reminder([d.ref_code for d in waiting], hours)
+        await self.sender.send_team_text(text, reply_to=reply_to)
+
+    async def _notice(self, item: OutboxItem) -> None:
+        ref = str(item.payload.get("ref", ""))
+        details = await self.store.referral(ref)
+        if details is None:
+            return  # erased meanwhile: nobody to tell
+        chat_id = item.chat_id if item.chat_id is not None else details.chat_id
+        if chat_id is None:
+            log.info("outbox: patient notice skipped (no chat known)")
+            return
+        text = patient_notice(get_catalogs().get(details.lang), ref)
+        await self.sender.send_to_person(chat_id, text)
+
+    async def _email(self, item: OutboxItem) -> None:
+        assert self.mailer is not None
+        details = await self.store.referral(str(item.payload.get("ref", "")))
+        if details is None:
+            return
+        card = self.texts.card(details)
+        await self.mailer.send(self.texts.email_subject(details), card.plain)
+
+
+async def _unstoppable(work: Awaitable[None]) -> None:
+    """Run ``work`` to its end even if the caller is cancelled meanwhile (then re-raise)."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+
+
+async def remind(
+    store: Store,
+    hours: int,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+) -> list[str]:
+    """Queue one reminder for the referrals nobody acknowledged within ``hours``."""
+    refs = await store.referrals_to_remind(hours)
+    if not refs:
+        return []
+    digest = hashlib.sha256(",".join(refs).encode()).hexdigest()[:16]
+    bucket = clock().strftime("%Y%m%d%H%M")
+    await store.enqueue(TEAM_REMINDER, f"remind:{bucket}:{digest}", {"refs": refs, "hours": hours})
+    await store.mark_reminded(refs)
+    log.info("reminder queued for %d referrals", len(refs))
+    return refs
+
+
+async def remind_every(
+    store: Store,
+    hours: int,
+    every: float,
+    *,
+    on_queued: Callable[[], None] | None = None,
+) -> None:
+    """Run :func:`remind` every ``every`` seconds until cancelled."""
+    while True:
+        try:
+            if await remind(store, hours) and on_queued is not None:
+                on_queued()
+        except Exception:
+            log.exception("reminder check failed; trying again later")
+        await asyncio.sleep(every)

@@ -1,0 +1,217 @@
+"""The study team's side under test: the real bot (``serve``) with short timings against the
+fake Bot API, a team chat with coordinators, and a second ``Store`` on the same database
+for the test to create referrals the way the patient side does."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.channels.telegram.app import serve
+from bot.channels.telegram.team import TeamOptions
+from bot.config import Settings
+from bot.handoff.outbox import WorkerOptions
+from bot.storage import Store
+from bot.storage.commands import keygen, upgrade
+from tests.fakebotapi import FakeBotAPI
+from tests.fakebotapi.models import SentMessage
+
+TEAM_CHAT = -1001234567890
+COORDINATOR = 501  # a member of the team chat
+SECOND = 502  # another member
+STRANGER = 503  # not a member
+REF = re.compile(r"CZ-[0-9A-Z]{4}-[0-9A-Z]{4}")
+
+
+def fast_options(**worker: Any) -> TeamOptions:
+    """Timings for tests; the group limit stays Telegram's (the fake enforces it)."""
+    return TeamOptions(
+        worker=WorkerOptions(
+            poll_interval=0.05,
+            backoff_base=0.05,
+            backoff_cap=0.5,
+            digest_gather=0.3,
+            **worker,
+        ),
+        team_min_interval=0.05,
+        reminder_every=0.1,
+        member_cache=0.0,
+        refusal_every=0.0,
+    )
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeBotAPI]:
+    api = FakeBotAPI()
+    await api.start()
+    api.add_group(TEAM_CHAT, "Study team", members=[COORDINATOR, SECOND])
+    api.add_user(COORDINATOR, "Li", last_name="Wang", language_code="zh-hans")
+    api.add_user(SECOND, "Mei", last_name="Chen", language_code="zh-hans")
+    api.add_user(STRANGER, "Eve", language_code="en")
+    api.set_member(TEAM_CHAT, STRANGER, "left")
+    try:
+        yield api
+    finally:
+        await api.stop()
+
+
+@pytest.fixture
+def settings(fake: FakeBotAPI, tmp_path: Path) -> Settings:
+    return Settings(
+        telegram_bot_token=fake.token,
+        telegram_base_url=fake.base_url,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+        data_encryption_key=keygen(),
+        study_team_chat_id=TEAM_CHAT,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+class TeamBot:
+    """``serve()`` in a background task with test timings."""
+
+    def __init__(self, settings: Settings, fake: FakeBotAPI, options: TeamOptions) -> None:
+        self.settings = settings
+        self.fake = fake
+        self.options = options
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        mark = len(self.fake.calls)
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(serve(self.settings, self._stop, self.options))
+        for _ in range(1000):
+            if self._task.done():
+                self._task.result()
+                raise AssertionError("the bot stopped at start-up")
+            if any(c.method == "getUpdates" for c in self.fake.calls[mark:]):
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("the bot never polled for updates")
+
+    async def stop(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._stop.set()
+            await asyncio.wait_for(self._task, 15)
+
+
+@pytest.fixture
+def options() -> TeamOptions:
+    return fast_options()
+
+
+@pytest.fixture
+async def team_bot(
+    settings: Settings, fake: FakeBotAPI, options: TeamOptions
+) -> AsyncIterator[TeamBot]:
+    await upgrade(settings)
+    running = TeamBot(settings, fake, options)
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+@pytest.fixture
+async def store(settings: Settings, team_bot: TeamBot) -> AsyncIterator[Store]:
+    """The test's own view of the bot's database (as the patient side would write it)."""
+    opened = await Store.open(settings)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+async def past_store(settings: Settings, team_bot: TeamBot) -> AsyncIterator[Store]:
+    """A store whose clock is 25 hours behind: its referrals are old enough to remind."""
+    clock = Clock(datetime.now(UTC) - timedelta(hours=25))
+    opened = await Store.open(settings, clock=clock)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+def team_messages(fake: FakeBotAPI) -> list[SentMessage]:
+    return fake.messages(TEAM_CHAT)
+
+
+def cards(fake: FakeBotAPI) -> dict[str, SentMessage]:
+    """The referral cards in the team chat by reference code (the last one per code)."""
+    found: dict[str, SentMessage] = {}
+    for message in team_messages(fake):
+        refs = card_refs(message)
+        if len(refs) == 1:
+            found[refs.pop()] = message
+    return found
+
+
+def card_refs(message: SentMessage) -> set[str]:
+    """The codes a message's status buttons are for (a card has exactly one)."""
+    return {
+        b.get("callback_data", "").split("|")[1]
+        for b in message.buttons
+        if b.get("callback_data", "").startswith("r|")
+        and not b.get("callback_data", "").endswith("|show")
+    }
+
+
+async def until(
+    probe: Callable[[], Any], timeout: float = 10.0, what: str = "the condition"
+) -> Any:
+    """Wait until ``probe()`` is truthy; return it."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        found = probe()
+        if found:
+            return found
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"waited {timeout} s for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def card_for(fake: FakeBotAPI, ref: str, timeout: float = 10.0) -> SentMessage:
+    found: SentMessage = await until(lambda: cards(fake).get(ref), timeout, f"the card of {ref}")
+    return found
+
+
+async def press(fake: FakeBotAPI, user: int, message: SentMessage, action: str) -> None:
+    """A coordinator taps a card's button; wait until the bot has handled it."""
+    data = next(
+        b["callback_data"] for b in message.buttons if b["callback_data"].endswith(f"|{action}")
+    )
+    tap(fake, user, message, data)
+    await fake.wait_idle(quiet=0.15, timeout=10)
+
+
+def tap(fake: FakeBotAPI, user: int, message: SentMessage, data: str) -> dict[str, Any]:
+    return fake.user_taps(
+        user,
+        message.message_id,
+        data,
+        chat_type="supergroup",
+        chat_id=TEAM_CHAT,
+        strict=False,
+    )
+
+
+async def team_command(fake: FakeBotAPI, user: int, command: str) -> None:
+    fake.user_command(user, command, chat_type="supergroup", chat_id=TEAM_CHAT)
+    await fake.wait_idle(quiet=0.2, timeout=20)

@@ -1,0 +1,76 @@
+"""A burst of 500 referrals under injected 429s: all delivered, once, and no flood error."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import time
+from collections import Counter
+
+from bot.storage import Store
+from tests.fakebotapi import FakeBotAPI, Fault
+from tests.handoff.conftest import TeamBot, card_refs, team_messages, until
+from tests.handoff.helpers import make_referral
+
+BURST = 500
+
+
+def delivered(fake: FakeBotAPI) -> Counter[str]:
+    """Reference codes delivered to the team chat: one per card, one per digest CSV row."""
+    seen: Counter[str] = Counter()
+    for message in team_messages(fake):
+        refs = card_refs(message)
+        if len(refs) == 1:
+            seen.update(refs)
+        if message.document is not None:
+            rows = csv.DictReader(io.StringIO(message.document.data.decode("utf-8-sig")))
+            seen.update(row["ref"] for row in rows)
+    return seen
+
+
+async def test_a_burst_of_500_referrals_under_429s(
+    team_bot: TeamBot, fake: FakeBotAPI, store: Store
+) -> None:
+    fake.faults.add(Fault.RETRY_AFTER, 0.5, methods={"sendMessage", "sendDocument"})
+    started = time.monotonic()
+    refs = [await make_referral(store, 9000, name="一")]
+    await until(lambda: delivered(fake), 10, "the first card")  # a quiet moment: one card
+    for n in range(1, BURST):
+        refs.append(await make_referral(store, 9000 + n, name=f"病人{n}"))
+    made = time.monotonic() - started
+
+    await until(lambda: sum(delivered(fake).values()) >= BURST, 60, "every referral")
+    await fake.wait_idle(quiet=0.5, timeout=30)
+    took = time.monotonic() - started
+    seen = delivered(fake)
+    sent = team_messages(fake)
+    print(
+        f"\nburst: {BURST} referrals made in {made:.1f} s, all delivered in {took:.1f} s, "
+        f"{len(sent)} team messages, {fake.faults.injected['retry_after']} injected 429s, "
+        f"{fake.flood_errors} flood errors"
+    )
+    assert set(seen) == set(refs)
+    assert sum(seen.values()) == BURST  # no referral shown twice
+    assert fake.flood_errors == 0  # within the group limit all along
+    assert fake.faults.injected["retry_after"] > 0  # and the 429s did happen
+    assert len(sent) <= 18  # cards before the burst, then one digest card and one CSV
+    digest = [m for m in sent if m.text.count("CZ-") > 20]
+    assert len(digest) >= 1
+    counts = await store.outbox_counts()
+    assert counts.get("failed", 0) == 0 and counts.get("pending", 0) == 0
+
+
+async def test_a_stop_in_the_middle_of_a_burst_loses_nothing(
+    team_bot: TeamBot, fake: FakeBotAPI, store: Store
+) -> None:
+    refs = [await make_referral(store, 9600 + n) for n in range(40)]
+    await asyncio.sleep(0.2)  # the worker is gathering the burst, or making its digest
+    await team_bot.stop()
+    refs += [await make_referral(store, 9700 + n) for n in range(5)]  # while it is down
+    await team_bot.start()
+    await until(lambda: sum(delivered(fake).values()) >= len(refs), 30, "every referral")
+    await fake.wait_idle(quiet=0.5, timeout=30)
+    seen = delivered(fake)
+    assert set(seen) == set(refs) and sum(seen.values()) == len(refs)
+    assert fake.flood_errors == 0
