@@ -54,11 +54,14 @@ class BotProcess:
         )
         for _ in range(3000):
             if any(c.method == "getUpdates" for c in self.fake.calls[mark:]):
-                return
+                break
             if self.process.returncode is not None:
                 raise AssertionError(f"the bot exited with {self.process.returncode}")
             await asyncio.sleep(0.01)
-        raise AssertionError("the bot never polled")
+        else:
+            raise AssertionError("the bot never polled")
+        # A re-delivered update gets the current question again: let that settle first.
+        await self.fake.wait_idle(quiet=0.3, timeout=15)
 
     async def kill(self) -> None:
         assert self.process is not None

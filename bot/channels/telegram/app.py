@@ -23,6 +23,7 @@ from telegram.ext import (
 
 from bot.channels.telegram.handlers import COMMANDS, TelegramChannel, command_menus
 from bot.channels.telegram.ordering import PerChatUpdateProcessor
+from bot.channels.telegram.webhook import WebhookServer
 from bot.config import Settings
 
 if TYPE_CHECKING:
@@ -150,24 +151,30 @@ async def serve(
             await set_command_menus(app)
             await app.start()
             await team.start()
-            assert app.updater is not None
-            if settings.webhook_url:
-                secret = (
-                    settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-                )
-                await app.updater.start_webhook(
-                    listen=settings.webhook_listen,
-                    port=settings.webhook_port,
-                    url_path="telegram",
-                    webhook_url=settings.webhook_url,
-                    secret_token=secret,
-                )
-            else:
-                await app.updater.start_polling(poll_interval=0.0, timeout=30)
-            log.info("bot running (%s)", "webhook" if settings.webhook_url else "long polling")
-            await stop.wait()
-            await app.updater.stop()
-            await app.stop()
+            webhook: WebhookServer | None = None
+            try:
+                if settings.webhook_url:
+                    secret = settings.webhook_secret
+                    webhook = WebhookServer(
+                        app,
+                        settings.webhook_url,
+                        secret.get_secret_value() if secret else None,
+                        settings.webhook_listen,
+                        settings.webhook_port,
+                    )
+                    await webhook.start()
+                else:
+                    assert app.updater is not None
+                    await app.updater.start_polling(poll_interval=0.0, timeout=30)
+                log.info("bot running (%s)", "webhook" if webhook else "long polling")
+                await stop.wait()
+            finally:
+                if webhook is not None:
+                    await webhook.stop()
+                if app.updater is not None and app.updater.running:
+                    await app.updater.stop()
+                if app.running:
+                    await app.stop()
     finally:
         if team is not None:
             await team.stop()
