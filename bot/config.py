@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
+    telegram_max_rate: float = Field(default=30.0, gt=0)  # messages per second, all chats
 
     # Storage
     database_url: str = "sqlite+aiosqlite:///data/trialbot.db"

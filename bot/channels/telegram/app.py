@@ -98,7 +98,7 @@ def build_application(settings: Settings, channel: TelegramChannel) -> Applicati
         .token(check_token(settings))
         .base_url(settings.telegram_base_url)
         .base_file_url(settings.telegram_base_url.replace("/bot", "/file/bot"))
-        .rate_limiter(AIORateLimiter(max_retries=5))
+        .rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_max_rate, max_retries=5))
         .concurrent_updates(PerChatUpdateProcessor(64))
         .connect_timeout(10)
         .read_timeout(15)
