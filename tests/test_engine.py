@@ -191,6 +191,7 @@ def test_confirmed_failure_ends_kindly_and_offers_other_trials(engine: Engine) -
     assert offer.step == "alerts"
     result = patient.tap("yes")
     assert result.alerts is True
+    assert result.consents == [("trial_alerts", True, offer.text)]
     assert patient.conv.state == "done"
 
 

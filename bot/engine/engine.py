@@ -404,6 +404,8 @@ class Engine:
             result.replies.append(self.render.alerts_offer(conv, ALERTS))
             return
         result.alerts = choice == YES
+        wording = self.render.alerts_offer(conv, ALERTS).text
+        result.consents.append(("trial_alerts", result.alerts, wording))
         if conv.outcome is not None:
             conv.outcome["alerts"] = choice
         self.machine.trigger(conv, "finish")
