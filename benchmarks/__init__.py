@@ -1,0 +1,1 @@
+"""Benchmarks of the bot: ``python -m benchmarks`` (``make bench``); see README, Performance."""

@@ -1,0 +1,135 @@
+"""The machine the figures come from, the table, and the JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import telegram
+
+from benchmarks.figures import FIGURES, TARGETS
+from benchmarks.harness import pg_connect
+
+BACKENDS = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "process": "(no database)"}
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+async def machine(pg_url: str | None) -> dict[str, Any]:
+    """CPU, cores, memory, Python, python-telegram-bot and database versions."""
+    info: dict[str, Any] = {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "python_telegram_bot": telegram.__version__,
+        "sqlite": sqlite3.sqlite_version,
+        "os": f"{platform.system()} {platform.release()}",
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        info["memory_gb"] = round(pages / 2**30, 1)
+    except (ValueError, OSError):
+        pass
+    if pg_url:
+        conn = await pg_connect(pg_url)
+        try:
+            info["postgresql"] = await conn.fetchval("SHOW server_version")
+        finally:
+            await conn.close()
+    return info
+
+
+def machine_line(info: dict[str, Any]) -> str:
+    parts = [
+        f"{info['cpu']}, {info['cores']} cores",
+        f"Python {info['python']}",
+        f"python-telegram-bot {info['python_telegram_bot']}",
+        f"SQLite {info['sqlite']}",
+    ]
+    if "postgresql" in info:
+        parts.append(f"PostgreSQL {info['postgresql'].split()[0]}")
+    parts.append(f"load {info['load_average'][0]}")
+    return "; ".join(parts)
+
+
+def cell(name: str, r: dict[str, Any] | None) -> str:
+    """One figure on one database, as the table shows it."""
+    if r is None:
+        return "-"
+    if r.get("value") is None:
+        return "not available" if r.get("available") is False else f"failed: {r.get('error')}"
+    if name == "floor":
+        text = f"{r['value']:,} upd/s"
+    elif name == "full_path":
+        text = f"{r['value']:.2f} x ({r['updates_per_s']:,} upd/s)"
+    elif name == "latency":
+        text = f"p50 {r['p50_ms']:.2f} / p99 {r['p99_ms']:.2f} ms"
+    elif name == "memory":
+        text = f"{r['value']:,} B/conv (RSS {r['rss_bytes_per_conversation']:,})"
+    elif name == "scale":
+        text = f"{r['value']:.2f}"
+    elif name == "replay":
+        text = f"{r['value']:.2f} s / {r['profiles']:,} profiles"
+    elif name == "burst":
+        text = f"{r['value']} s, {r['delivered']}/{r['handoffs']}, {r['flood_errors']} floods"
+    else:
+        text = str(r["value"])
+    mark = {True: " ok", False: " MISSED", None: ""}[r.get("met")]
+    return text + mark
+
+
+def table(result: dict[str, Any]) -> str:
+    """The figures as a text table, with the machine."""
+    backends = [b for b in ("sqlite", "postgresql") if b in result["backends"]]
+    head = ["figure", *(BACKENDS[b] for b in backends), "target"]
+    rows = [head]
+    for name in FIGURES:
+        fig = result["figures"].get(name)
+        if fig is None:
+            continue
+        res = fig["results"]
+        if "process" in res:
+            cells = [cell(name, res["process"])] + [""] * (len(backends) - 1)
+        else:
+            cells = [cell(name, res.get(b)) for b in backends]
+        rows.append([name.replace("_", " "), *cells, TARGETS[name]])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = [f"machine: {machine_line(result['machine'])}"]
+    if result.get("skipped"):
+        lines.append(f"skipped: {result['skipped']}")
+    lines.extend(f"note: {note}" for note in result.get("notes", []))
+    for i, row in enumerate(rows):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    for name in FIGURES:
+        reasons = {}
+        for backend, r in result["figures"].get(name, {}).get("results", {}).items():
+            if r.get("reason"):
+                reasons.setdefault(r["reason"], []).append(BACKENDS[backend])
+        for reason, where in reasons.items():
+            lines.append(f"{name.replace('_', ' ')} ({', '.join(where)}): {reason}")
+    return "\n".join(lines)
+
+
+def write_json(result: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def stamp() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
