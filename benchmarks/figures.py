@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import importlib
 import json
 import math
 import os
@@ -422,79 +421,56 @@ def replay(opts: Options) -> dict[str, Any]:
 # --------------------------------------------------------------------------- burst
 
 BURST_MODULE = "bot.handoff.outbox"
-BURST_ENTRY = "run_outbox"  # async run_outbox(store, bot, settings, stop: asyncio.Event)
-
-
-def outbox_worker() -> tuple[Any, str]:
-    """The outbox worker's entry point, or (None, why it is not available)."""
-    try:
-        module = importlib.import_module(BURST_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and BURST_MODULE.startswith(exc.name):
-            return None, f"{BURST_MODULE} is not on this branch"
-        raise
-    entry = getattr(module, BURST_ENTRY, None)
-    if entry is None:
-        return None, (
-            f"{BURST_MODULE} has no {BURST_ENTRY}(store, bot, settings, stop); "
-            "benchmarks/figures.py burst() needs one"
-        )
-    return entry, ""
 
 
 async def burst(dbs: Databases, opts: Options, traffic: Traffic) -> dict[str, Any]:
-    """``burst`` people finish a screening and are handed over at once; the outbox worker
-    delivers their referral cards to the study team's group through the fake Bot API, with
-    Telegram's group limit (20 messages a minute) enforced."""
-    entry, reason = outbox_worker()
-    if entry is None:
-        return {"value": None, "met": None, "available": False, "reason": reason}
+    """``burst`` people finish a screening and are handed over at once; the real bot (its
+    outbox worker, pacing and digest) delivers their referrals to the study team's group
+    through the fake Bot API, with Telegram's group limit (20 messages a minute) enforced."""
     from benchmarks.stub import TOKEN
-    from bot.channels.telegram.app import build_application
-    from bot.channels.telegram.handlers import TelegramChannel
-    from bot.conversations import Conversations
+    from bot.channels.telegram.app import serve
+    from bot.channels.telegram.team import TeamOptions
     from tests.fakebotapi import FakeBotAPI
+    from tests.handoff.test_burst import delivered as delivered_refs
 
     team_chat = -1001234567890
     settings = await dbs.new("burst")
     full = await FullPath.open(settings)  # the handoffs, through the real path
     try:
         _checked(await full.run(traffic.stream(opts.burst * len(traffic.steps)), 16), "burst")
-        store = full.store
-    except BaseException:
+        made = len(await full.store.referrals())
+    finally:
         await full.close()
-        raise
     fake = FakeBotAPI(token=TOKEN, rate_limits=True, group_limit_per_minute=20)
     await fake.start()
     fake.add_group(team_chat, "Study team")
     settings = settings.model_copy(
         update={"telegram_base_url": fake.base_url, "study_team_chat_id": team_chat}
     )
-    channel = TelegramChannel(Conversations(engine(), store), team_chat)
-    app = build_application(settings, channel)
     stop = asyncio.Event()
     started = time.perf_counter()
     limit = 120 + opts.burst * 60 / 20 * 1.5
     try:
-        async with app:
-            task = asyncio.create_task(entry(store, app.bot, settings, stop))
-            while time.perf_counter() - started < limit and not task.done():
-                if len(fake.messages(team_chat)) >= opts.burst:
-                    break
-                await asyncio.sleep(0.2)
-            seconds = time.perf_counter() - started
-            stop.set()
-            await asyncio.wait_for(task, 30)
+        task = asyncio.create_task(serve(settings, stop, TeamOptions()))
+        while time.perf_counter() - started < limit and not task.done():
+            if sum(delivered_refs(fake).values()) >= made:
+                break
+            await asyncio.sleep(0.2)
+        seconds = time.perf_counter() - started
+        stop.set()
+        await asyncio.wait_for(task, 60)
+        seen = delivered_refs(fake)
     finally:
         await fake.stop()
-        await full.close()
-    delivered = len(fake.messages(team_chat))
+    delivered = sum(seen.values())
     return {
         "value": round(seconds, 1),
         "unit": "s",
-        "met": delivered >= opts.burst and fake.flood_errors == 0,
+        "met": delivered == made == opts.burst and len(seen) == made and fake.flood_errors == 0,
         "available": True,
-        "handoffs": opts.burst,
+        "handoffs": made,
         "delivered": delivered,
+        "duplicates": delivered - len(seen),
+        "team_messages": len(fake.messages(team_chat)),
         "flood_errors": fake.flood_errors,
     }
