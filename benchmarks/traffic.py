@@ -24,39 +24,11 @@ from bot.channels.telegram.markup import callback_data, keyboard
 from bot.engine.engine import Engine
 from bot.engine.events import Event, Reply, Result
 from bot.engine.machine import DONE
+from tests.conftest import ELIGIBLE_EN
 
 #: The eligible profile of the tests (tests/conftest.py ELIGIBLE_EN) and the handoff steps.
 ELIGIBLE: dict[str, str] = {
-    "diabetes_diagnosed": "yes",
-    "age": "45",
-    "sex": "female",
-    "diabetes_type": "type1",
-    "frequent_hypoglycemia": "yes",
-    "severe_hypoglycemia_12m": "no",
-    "diabetes_organ_complications": "no",
-    "dka_uncontrolled": "no",
-    "hba1c": "8.5%",
-    "c_peptide_fasting": "0.05 nmol/L",
-    "c_peptide_2h": "0.1 nmol/L",
-    "height": "165 cm",
-    "weight": "60 kg",
-    "hemoglobin": "13 g/dL",
-    "severe_allergies": "no",
-    "hiv": "no",
-    "hepatitis": "no",
-    "uncontrolled_infection": "no",
-    "acute_pancreatitis_history": "no",
-    "thrombosis_history": "no",
-    "severe_organ_disease": "no",
-    "pregnant": "no",
-    "pregnancy_planned": "no",
-    "breastfeeding": "no",
-    "mental_illness": "no",
-    "substance_abuse": "no",
-    "tumor": "no",
-    "other_autoimmune": "no",
-    "blood_disorder": "no",
-    "willing_to_consent": "yes",
+    **ELIGIBLE_EN,
     "share": "yes",
     "phone": "+86 138 0013 8000",
     "name": "Li Wei",
