@@ -31,6 +31,14 @@ from bot.storage.errors import DatabaseConfigError, DatabaseUnavailableError, St
 SQLITE_ASYNC_DRIVER = "sqlite+aiosqlite"
 SQLITE_SYNC_DRIVER = "sqlite+pysqlite"
 PG_DRIVER = "postgresql+asyncpg"
+#: PostgreSQL connections per process: kept open, and opened on demand beyond those.
+PG_POOL_SIZE = 10
+PG_MAX_OVERFLOW = 10
+#: The most PostgreSQL connections one process uses at once. The store lets no more than this
+#: many turns or queries wait for the pool (a FIFO ``asyncio.Semaphore``): SQLAlchemy's async
+#: pool is not first-come-first-served, so with more waiters than connections one waiter can
+#: lose every hand-over until its 30-second pool timeout, and its update is lost.
+PG_MAX_CONNECTIONS = PG_POOL_SIZE + PG_MAX_OVERFLOW
 
 
 def parse_url(url: str) -> URL:
@@ -116,8 +124,8 @@ def create_async(url: URL, *, busy_timeout: float = 5.0) -> AsyncEngine:
     return create_async_engine(
         url,
         hide_parameters=True,
-        pool_size=10,
-        max_overflow=10,
+        pool_size=PG_POOL_SIZE,
+        max_overflow=PG_MAX_OVERFLOW,
         pool_pre_ping=False,
         connect_args={"timeout": 10, "command_timeout": 60},
     )

@@ -36,7 +36,9 @@ statements (``turns.py``) are Core, compiled once, and run on the driver connect
   round trip), then reads the row ``FOR UPDATE`` (a second); leaving writes (one round trip per
   kind of row) and commits. A second process
   with an update for the same person waits for the first to commit, so order holds across
-  processes, and a re-delivered update waits and is then seen as a duplicate.
+  processes, and a re-delivered update waits and is then seen as a duplicate. At most
+  ``db.PG_MAX_CONNECTIONS`` turns and queries of one process hold connections at once; the
+  rest queue first come, first served, in front of the pool (which is not fair itself).
 
 The update id is marked processed in the same transaction as the answer: an update is either
 fully applied and marked, or not at all (and is handled again when re-delivered).
@@ -283,8 +285,13 @@ class _Sqlite:
 
 
 class _Postgres:
-    def __init__(self, engine: AsyncEngine) -> None:
+    """The async engine, and a first-come-first-served queue in front of its pool."""
+
+    def __init__(self, engine: AsyncEngine, slots: int = db.PG_MAX_CONNECTIONS) -> None:
         self.engine = engine
+        # asyncio.Semaphore is FIFO (a newcomer queues behind waiters); SQLAlchemy's pool is
+        # not, so nobody is let through to the pool unless a connection is there for them.
+        self.slots = asyncio.Semaphore(slots)
 
     @staticmethod
     def _in_tx(conn: Connection, fn: Callable[[Connection], T]) -> T:
@@ -292,7 +299,7 @@ class _Postgres:
             return fn(conn)
 
     async def run(self, fn: Callable[[Connection], T], *, write: bool = True) -> T:
-        async with self.engine.connect() as aconn:
+        async with self.slots, self.engine.connect() as aconn:
             return await aconn.run_sync(self._in_tx, fn)
 
     async def close(self) -> None:
@@ -1032,7 +1039,12 @@ class _TurnScope:
 
     async def _enter_pg(self, b: _Postgres) -> turns.Loaded:
         store = self.store
-        self.aconn = aconn = await b.engine.connect()
+        await b.slots.acquire()  # released in _close_pg, whatever happens
+        try:
+            self.aconn = aconn = await b.engine.connect()
+        except BaseException:
+            b.slots.release()
+            raise
         try:
             raw: Any = (await aconn.get_raw_connection()).driver_connection
             self.raw = raw
@@ -1048,7 +1060,7 @@ class _TurnScope:
     async def _exit_pg(self, turn: Turn, *, ok: bool) -> None:
         store = self.store
         if turn.duplicate:
-            await self.aconn.close()
+            await self._close_pg()
             return
         if not ok:
             await self._abandon_pg()
@@ -1060,7 +1072,7 @@ class _TurnScope:
         except BaseException:
             await self._abandon_pg()
             raise
-        await self.aconn.close()
+        await self._close_pg()
 
     async def _abandon_pg(self) -> None:
         raw, aconn = self.raw, self.aconn
@@ -1069,6 +1081,19 @@ class _TurnScope:
                 await raw.execute("ROLLBACK")
         except Exception:
             log.warning("rollback failed; dropping the connection", exc_info=True)
-        if raw is not None and (raw.is_closed() or raw.is_in_transaction()):
-            await aconn.invalidate()
-        await aconn.close()
+        try:
+            if raw is not None and (raw.is_closed() or raw.is_in_transaction()):
+                await aconn.invalidate()
+        finally:
+            await self._close_pg()
+
+    async def _close_pg(self) -> None:
+        """Give the connection back to the pool, and the slot to the next in the queue."""
+        aconn, self.aconn, self.raw = self.aconn, None, None
+        backend = self.store._backend
+        assert isinstance(backend, _Postgres)
+        try:
+            if aconn is not None:
+                await aconn.close()
+        finally:
+            backend.slots.release()

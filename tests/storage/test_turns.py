@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 
 from bot.engine.record import Answer, Conversation
-from bot.storage import Store
+from bot.storage import Store, db
+from bot.storage.store import _Postgres
 from tests.storage.conftest import Clock, OpenStore, record
 
 
@@ -124,6 +125,31 @@ async def test_turns_of_one_person_run_in_order(
         assert turn.record is not None and turn.record["count"] == 20
     values = [int(a.value) for a in await store.answer_history("tg:11")]
     assert values == list(range(1, 21))
+
+
+async def test_more_people_at_once_than_connections_are_all_served(store: Store) -> None:
+    """Ten people per pooled connection, five answers each, all at once: every turn commits.
+    On PostgreSQL the pool's own wait is cut to half a second: nobody may ever wait there
+    (turns queue first come, first served in front of it), or the slowest waiter would run
+    out of time and a patient's answer would be lost."""
+    backend = store._backend
+    if isinstance(backend, _Postgres):
+        backend.engine.pool._timeout = 0.5  # type: ignore[attr-defined]
+    people, answers = 10 * db.PG_MAX_CONNECTIONS, 5
+
+    async def person(i: int) -> None:
+        for n in range(answers):
+            async with store.turn(f"tg:{7000 + i}", 100_000 + i * answers + n) as turn:
+                await asyncio.sleep(0.002)  # the engine "thinks" while holding the turn
+                turn.save(record(count=n + 1), chat_id=7000 + i)
+                turn.add_answer("n", str(n + 1))
+
+    await asyncio.gather(*(person(i) for i in range(people)))
+    for i in (0, people // 2, people - 1):
+        async with store.turn(f"tg:{7000 + i}") as turn:
+            assert turn.record is not None and turn.record["count"] == answers
+        history = await store.answer_history(f"tg:{7000 + i}")
+        assert [a.value for a in history] == [str(n + 1) for n in range(answers)]
 
 
 async def test_an_older_update_is_flagged_stale(store: Store) -> None:
