@@ -1,7 +1,8 @@
 """Logging set-up: our own lines carry no personal data, and libraries may not add any.
 
 Library loggers are capped: python-telegram-bot logs every Bot API call's parameters (the
-texts we send) at DEBUG, and httpx logs request URLs, which hold the bot token, at INFO.
+texts we send) at DEBUG, httpx logs request URLs, which hold the bot token, at INFO, and
+transitions logs every state change at INFO.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ LIBRARY_LEVELS = {
     "httpx": logging.WARNING,
     "httpcore": logging.WARNING,
     "alembic": logging.WARNING,
+    # transitions logs two INFO lines per transition (state names only): noise, and a
+    # measurable share of each update's cost.
+    "transitions": logging.WARNING,
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from enum import Enum
+from typing import Any
 
 from bot.engine.record import Answer
 
@@ -27,14 +28,24 @@ class FactView:
     their sex, say) is ignored, so the outcome depends only on the answers that count.
     """
 
+    __slots__ = ("_asked_when", "_status", "_values", "verdicts")
+
     def __init__(
         self,
         answers: Mapping[str, Answer],
         asked_when: Mapping[str, Callable[[FactView], bool | None]],
     ) -> None:
-        self._answers = answers
+        self._values = {fact: answer.value for fact, answer in answers.items()}  # a snapshot
         self._asked_when = asked_when
         self._status: dict[str, Fact] = {}
+        self.verdicts: dict[str, Any] | None = None  # the criteria's verdicts, once evaluated
+
+    def same_answers(self, answers: Mapping[str, Answer]) -> bool:
+        """Return True when ``answers`` hold exactly the values this view was made from."""
+        values = self._values
+        if len(answers) != len(values):
+            return False
+        return all(values.get(fact) == answer.value for fact, answer in answers.items())
 
     def status(self, fact: str) -> Fact:
         """Return whether ``fact`` is answered, still pending, or skipped."""
@@ -45,7 +56,7 @@ class FactView:
         asked = True if condition is None else condition(self)
         if asked is False:
             result = Fact.SKIPPED
-        elif fact in self._answers and asked is True:
+        elif fact in self._values and asked is True:
             result = Fact.ANSWERED
         else:
             result = Fact.PENDING
@@ -56,7 +67,7 @@ class FactView:
         """Return the answer's value when the fact is answered, else None."""
         if self.status(fact) is not Fact.ANSWERED:
             return None
-        return self._answers[fact].value
+        return self._values[fact]
 
     def number(self, fact: str) -> Decimal | None:
         """Return a measurement as a Decimal, or None when unknown or not answered."""

@@ -120,6 +120,7 @@ class Flow:
     criteria: tuple[Criterion, ...]
     source: str = ""
     _index: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    _last: dict[str, FactView] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self._index.update({q.id: i for i, q in enumerate(self.questions)})
@@ -142,12 +143,23 @@ class Flow:
         return {q.id: q.when for q in self.questions if q.when is not None}
 
     def view(self, answers: Mapping[str, Any]) -> FactView:
-        """Return the rules' view of ``answers``."""
-        return FactView(answers, self.conditions)
+        """Return the rules' view of ``answers``.
+
+        The last view is kept and given again while the answers are the same: one event
+        asks for it several times (the machine's conditions, the progress line, the
+        outcome), and the engine is synchronous, so nothing changes in between.
+        """
+        last = self._last.get("view")
+        if last is not None and last.same_answers(answers):
+            return last
+        view = self._last["view"] = FactView(answers, self.conditions)
+        return view
 
     def evaluate(self, view: FactView) -> dict[str, Verdict]:
-        """Return every criterion's verdict, in the flow's order."""
-        return {c.id: c.rule(view) for c in self.criteria}
+        """Return every criterion's verdict, in the flow's order (once per view)."""
+        if view.verdicts is None:
+            view.verdicts = {c.id: c.rule(view) for c in self.criteria}
+        return dict(view.verdicts)
 
 
 def _need(data: Mapping[str, Any], key: str, kind: type, where: str, source: str) -> Any:
