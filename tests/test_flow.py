@@ -212,3 +212,27 @@ def test_graph_as_graphviz_lists_every_transition(engine: Engine) -> None:
     machine = FlowMachine(engine.flow)
     text = machine.dot()
     assert text.startswith("digraph flow {") and text.count("->") == len(machine.edges())
+
+
+def test_the_kept_view_follows_every_change_of_the_answers(engine: Engine) -> None:
+    """The flow hands out its last view again only while the answer values are the same."""
+    from bot.engine.record import Answer
+    from bot.engine.rules import Verdict
+
+    flow = engine.flow
+    answers = {"diagnosis": Answer("t1d"), "age": Answer("45")}
+    first = flow.view(answers)
+    assert flow.view(dict(answers)) is first  # equal values, another dict: the same view
+    assert flow.evaluate(first)["age"] is Verdict.PASS
+
+    answers["age"] = Answer("12")  # changed in place: a new view, a new verdict
+    second = flow.view(answers)
+    assert second is not first
+    assert flow.evaluate(second)["age"] is Verdict.FAIL
+    assert flow.evaluate(first)["age"] is Verdict.PASS  # the old view kept its snapshot
+
+    del answers["age"]
+    assert flow.evaluate(flow.view(answers))["age"] is Verdict.PENDING
+    assert flow.evaluate(flow.view({"diagnosis": Answer("t1d"), "age": Answer("45")})) == (
+        flow.evaluate(first)
+    )
