@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from functools import lru_cache
 
 from telegram import (
     InlineKeyboardButton,
@@ -34,10 +35,15 @@ def parse_callback(data: str | None) -> tuple[str, str] | None:
     return (match.group(1), match.group(2)) if match else None
 
 
+@lru_cache(maxsize=2048)
 def keyboard(
     reply: Reply,
 ) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None:
-    """Return the reply's buttons: inline, one per row; Telegram's own button for a phone number."""
+    """Return the reply's buttons: inline, one per row; Telegram's own button for a phone number.
+
+    Kept per reply (replies and Telegram objects are immutable): the same questions are asked
+    of everybody, and building a keyboard costs about as much as the rest of a send.
+    """
     if reply.expects == "phone":
         label = reply.choices[0].label if reply.choices else "📞"
         button = KeyboardButton(label, request_contact=True)
