@@ -13,16 +13,15 @@ from typing import Any
 
 import pytest
 
-from bot.channels.telegram.app import serve
 from bot.channels.telegram.team import TeamOptions
 from bot.config import Settings
 from bot.handoff.outbox import WorkerOptions
 from bot.storage import Store
-from bot.storage.commands import keygen, upgrade
+from bot.storage.commands import upgrade
 from tests.fakebotapi import FakeBotAPI
 from tests.fakebotapi.models import SentMessage
+from tests.running import TEAM_CHAT, RunningBot, bot_settings
 
-TEAM_CHAT = -1001234567890
 COORDINATOR = 501  # a member of the team chat
 SECOND = 502  # another member
 STRANGER = 503  # not a member
@@ -63,43 +62,7 @@ async def fake() -> AsyncIterator[FakeBotAPI]:
 
 @pytest.fixture
 def settings(fake: FakeBotAPI, tmp_path: Path) -> Settings:
-    return Settings(
-        telegram_bot_token=fake.token,
-        telegram_base_url=fake.base_url,
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
-        data_encryption_key=keygen(),
-        study_team_chat_id=TEAM_CHAT,
-        _env_file=None,  # type: ignore[call-arg]
-    )
-
-
-class TeamBot:
-    """``serve()`` in a background task with test timings."""
-
-    def __init__(self, settings: Settings, fake: FakeBotAPI, options: TeamOptions) -> None:
-        self.settings = settings
-        self.fake = fake
-        self.options = options
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        mark = len(self.fake.calls)
-        self._stop = asyncio.Event()
-        self._task = asyncio.create_task(serve(self.settings, self._stop, self.options))
-        for _ in range(1000):
-            if self._task.done():
-                self._task.result()
-                raise AssertionError("the bot stopped at start-up")
-            if any(c.method == "getUpdates" for c in self.fake.calls[mark:]):
-                return
-            await asyncio.sleep(0.01)
-        raise AssertionError("the bot never polled for updates")
-
-    async def stop(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._stop.set()
-            await asyncio.wait_for(self._task, 15)
+    return bot_settings(fake, tmp_path)
 
 
 @pytest.fixture
@@ -110,9 +73,9 @@ def options() -> TeamOptions:
 @pytest.fixture
 async def team_bot(
     settings: Settings, fake: FakeBotAPI, options: TeamOptions
-) -> AsyncIterator[TeamBot]:
+) -> AsyncIterator[RunningBot]:
     await upgrade(settings)
-    running = TeamBot(settings, fake, options)
+    running = RunningBot(settings, fake, options)
     await running.start()
     try:
         yield running
@@ -121,7 +84,7 @@ async def team_bot(
 
 
 @pytest.fixture
-async def store(settings: Settings, team_bot: TeamBot) -> AsyncIterator[Store]:
+async def store(settings: Settings, team_bot: RunningBot) -> AsyncIterator[Store]:
     """The test's own view of the bot's database (as the patient side would write it)."""
     opened = await Store.open(settings)
     try:
@@ -139,7 +102,7 @@ class Clock:
 
 
 @pytest.fixture
-async def past_store(settings: Settings, team_bot: TeamBot) -> AsyncIterator[Store]:
+async def past_store(settings: Settings, team_bot: RunningBot) -> AsyncIterator[Store]:
     """A store whose clock is 25 hours behind: its referrals are old enough to remind."""
     clock = Clock(datetime.now(UTC) - timedelta(hours=25))
     opened = await Store.open(settings, clock=clock)

@@ -10,8 +10,9 @@ from collections import Counter
 
 from bot.storage import Store
 from tests.fakebotapi import FakeBotAPI, Fault
-from tests.handoff.conftest import TeamBot, card_refs, team_messages, until
+from tests.handoff.conftest import card_refs, team_messages, until
 from tests.handoff.helpers import make_referral
+from tests.running import RunningBot
 
 BURST = 500
 
@@ -30,7 +31,7 @@ def delivered(fake: FakeBotAPI) -> Counter[str]:
 
 
 async def test_a_burst_of_500_referrals_under_429s(
-    team_bot: TeamBot, fake: FakeBotAPI, store: Store
+    team_bot: RunningBot, fake: FakeBotAPI, store: Store
 ) -> None:
     fake.faults.add(Fault.RETRY_AFTER, 0.5, methods={"sendMessage", "sendDocument"})
     started = time.monotonic()
@@ -62,7 +63,7 @@ async def test_a_burst_of_500_referrals_under_429s(
 
 
 async def test_a_stop_in_the_middle_of_a_burst_loses_nothing(
-    team_bot: TeamBot, fake: FakeBotAPI, store: Store
+    team_bot: RunningBot, fake: FakeBotAPI, store: Store
 ) -> None:
     refs = [await make_referral(store, 9600 + n) for n in range(40)]
     await asyncio.sleep(0.2)  # the worker is gathering the burst, or making its digest

@@ -15,7 +15,6 @@ from tests.handoff.conftest import (
     SECOND,
     STRANGER,
     TEAM_CHAT,
-    TeamBot,
     card_for,
     cards,
     press,
@@ -25,11 +24,12 @@ from tests.handoff.conftest import (
     until,
 )
 from tests.handoff.helpers import make_referral
+from tests.running import RunningBot
 from tests.telegram.conftest import Person
 
 
 async def test_the_card_shows_everything_and_a_hostile_name_arrives_intact(
-    team_bot: TeamBot, fake: FakeBotAPI, store: Store
+    team_bot: RunningBot, fake: FakeBotAPI, store: Store
 ) -> None:
     ref = await make_referral(
         store,
@@ -76,7 +76,7 @@ async def test_the_card_shows_everything_and_a_hostile_name_arrives_intact(
 
 
 async def test_each_status_button_moves_the_referral_and_edits_the_card(
-    team_bot: TeamBot, fake: FakeBotAPI, store: Store
+    team_bot: RunningBot, fake: FakeBotAPI, store: Store
 ) -> None:
     fake.user_sends(7101, "你好", language_code="zh-hans")  # the patient's chat exists
     await fake.wait_idle(quiet=0.1)
@@ -128,7 +128,7 @@ async def test_each_status_button_moves_the_referral_and_edits_the_card(
 
 
 async def test_not_reachable_is_offered_after_three_call_attempts(
-    team_bot: TeamBot, fake: FakeBotAPI, store: Store
+    team_bot: RunningBot, fake: FakeBotAPI, store: Store
 ) -> None:
     ref = await make_referral(store, 7201)
     card = await card_for(fake, ref)
@@ -164,7 +164,7 @@ def allowlisted(settings: Settings) -> Settings:
 
 
 async def test_a_member_outside_the_allowlist_is_refused(
-    allowlisted: Settings, team_bot: TeamBot, fake: FakeBotAPI, store: Store
+    allowlisted: Settings, team_bot: RunningBot, fake: FakeBotAPI, store: Store
 ) -> None:
     ref = await make_referral(store, 7301)
     card = await card_for(fake, ref)
@@ -186,7 +186,7 @@ async def test_a_member_outside_the_allowlist_is_refused(
 
 
 async def test_non_members_and_other_chats_are_refused(
-    team_bot: TeamBot, fake: FakeBotAPI, store: Store
+    team_bot: RunningBot, fake: FakeBotAPI, store: Store
 ) -> None:
     ref = await make_referral(store, 7401)
     card = await card_for(fake, ref)
@@ -206,7 +206,7 @@ async def test_non_members_and_other_chats_are_refused(
 
 
 async def test_referrals_lists_the_open_ones_and_shows_a_card_again(
-    team_bot: TeamBot, fake: FakeBotAPI, store: Store
+    team_bot: RunningBot, fake: FakeBotAPI, store: Store
 ) -> None:
     first = await make_referral(store, 7501)
     second = await make_referral(store, 7502)
@@ -231,7 +231,7 @@ async def test_referrals_lists_the_open_ones_and_shows_a_card_again(
 
 
 async def test_export_sends_a_csv_with_a_column_per_criterion_and_answer(
-    team_bot: TeamBot, fake: FakeBotAPI, store: Store
+    team_bot: RunningBot, fake: FakeBotAPI, store: Store
 ) -> None:
     refs = [await make_referral(store, 7600 + i, name=f"病人 {i}") for i in range(3)]
     await team_command(fake, COORDINATOR, "/export")
@@ -248,7 +248,7 @@ async def test_export_sends_a_csv_with_a_column_per_criterion_and_answer(
 
 
 async def test_stats_sends_the_funnel_as_a_png(
-    team_bot: TeamBot, fake: FakeBotAPI, store: Store
+    team_bot: RunningBot, fake: FakeBotAPI, store: Store
 ) -> None:
     await make_referral(store, 7701)
     await team_command(fake, COORDINATOR, "/stats")
@@ -258,7 +258,7 @@ async def test_stats_sends_the_funnel_as_a_png(
 
 
 async def test_one_reminder_for_a_referral_nobody_acknowledged(
-    team_bot: TeamBot, fake: FakeBotAPI, past_store: Store, store: Store
+    team_bot: RunningBot, fake: FakeBotAPI, past_store: Store, store: Store
 ) -> None:
     old = await make_referral(past_store, 7801)  # created 25 hours ago
     fresh = await make_referral(store, 7802)

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.channels.telegram.app import serve
 from bot.config import Settings
-from bot.storage.commands import keygen, upgrade
+from bot.storage.commands import upgrade
 from tests.fakebotapi import FakeBotAPI
 from tests.fakebotapi.models import SentMessage
+from tests.running import TEAM_CHAT, RunningBot, bot_settings
 
-TEAM_CHAT = -1001234567890
+__all__ = ["TEAM_CHAT", "Person", "RunningBot"]
 QUIET = 0.08
 
 
@@ -34,52 +32,7 @@ async def fake() -> AsyncIterator[FakeBotAPI]:
 @pytest.fixture
 def settings(fake: FakeBotAPI, tmp_path: Path) -> Settings:
     """Settings pointing the bot at the fake API and a fresh SQLite file."""
-    return Settings(
-        telegram_bot_token=fake.token,
-        telegram_base_url=fake.base_url,
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
-        data_encryption_key=keygen(),
-        study_team_chat_id=TEAM_CHAT,
-        flood_burst=1000,  # scripted patients answer far faster than people do
-        _env_file=None,  # type: ignore[call-arg]
-    )
-
-
-class RunningBot:
-    """The bot serving in a background task; it can be stopped and started again."""
-
-    def __init__(self, settings: Settings, fake: FakeBotAPI) -> None:
-        self.settings = settings
-        self.fake = fake
-        self._stop: asyncio.Event | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        """Serve, and wait until the bot polls for updates."""
-        mark = len(self.fake.calls)
-        self._stop = asyncio.Event()
-        self._task = asyncio.create_task(serve(self.settings, self._stop))
-        for _ in range(1000):
-            if self._task.done():
-                self._task.result()  # raises what stopped the bot
-                raise AssertionError("the bot stopped at start-up")
-            if any(c.method == "getUpdates" for c in self.fake.calls[mark:]):
-                return
-            await asyncio.sleep(0.01)
-        raise AssertionError("the bot never polled for updates")
-
-    async def stop(self) -> None:
-        """Stop serving cleanly."""
-        assert self._stop is not None and self._task is not None
-        self._stop.set()
-        await asyncio.wait_for(self._task, 15)
-
-    async def crash(self) -> None:
-        """Stop abruptly: cancel the task without a clean shutdown of the updater."""
-        assert self._task is not None
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self._task
+    return bot_settings(fake, tmp_path, flood_burst=1000)  # scripted patients answer fast
 
 
 @pytest.fixture
@@ -91,8 +44,7 @@ async def bot(settings: Settings, fake: FakeBotAPI) -> AsyncIterator[RunningBot]
     try:
         yield running
     finally:
-        if running._task is not None and not running._task.done():
-            await running.stop()
+        await running.stop()
 
 
 class Person:
