@@ -87,11 +87,28 @@ class Handoff:
         else:
             self._contact(conv, event, result)
 
-    def _yes_no(self, conv: Conversation, event: Event, yes: str, no: str) -> str | None:
+    def _agreement(
+        self,
+        conv: Conversation,
+        event: Event,
+        result: Result,
+        kind: str,
+        asked: Reply,
+        yes: str,
+        no: str,
+    ) -> bool | None:
+        """Read a yes or no to the consent ``asked`` (a tap on ``yes``/``no``, or words) and
+        record it with the wording shown; None, after asking again, when it is neither."""
         if event.kind == "tap":
-            return event.option if event.option in (yes, no) else None
-        matched = answers.match_choice(event.text, [("yes", ""), ("no", "")], conv.lang)
-        return {"yes": yes, "no": no}.get(matched or "")
+            choice = event.option if event.option in (yes, no) else None
+        else:
+            choice = {"yes": yes, "no": no}.get(_yes_or_no(conv, event.text) or "")
+        if choice is None:
+            result.replies.append(self.render.please_choose(conv))
+            result.replies.append(self.prompt(conv))
+            return None
+        result.consents.append((kind, choice == yes, asked.text))
+        return choice == yes
 
     def _consent(
         self,
@@ -100,14 +117,13 @@ class Handoff:
         result: Result,
         first: Callable[[Conversation], Reply],
     ) -> None:
-        choice = self._yes_no(conv, event, "agree", "decline")
-        if choice is None:
-            result.replies.append(self.render.please_choose(conv))
-            result.replies.append(self.prompt(conv))
+        asked = self.render.consent_question(conv, CONSENT)
+        granted = self._agreement(
+            conv, event, result, "health_processing", asked, "agree", "decline"
+        )
+        if granted is None:
             return
-        wording = self.render.consent_question(conv, CONSENT).text
-        result.consents.append(("health_processing", choice == "agree", wording))
-        if choice == "agree":
+        if granted:
             conv.agreed = True
             self.machine.trigger(conv, "agree")
             result.replies.append(first(conv))
@@ -122,14 +138,11 @@ class Handoff:
             result.replies.append(self.render.share_question(conv, SHARE))
 
     def _share(self, conv: Conversation, event: Event, result: Result) -> None:
-        choice = self._yes_no(conv, event, "yes", "no")
-        if choice is None:
-            result.replies.append(self.render.please_choose(conv))
-            result.replies.append(self.prompt(conv))
+        asked = self.render.share_question(conv, SHARE)
+        granted = self._agreement(conv, event, result, "share_contact", asked, "yes", "no")
+        if granted is None:
             return
-        wording = self.render.share_question(conv, SHARE).text
-        result.consents.append(("share_contact", choice == "yes", wording))
-        if choice == "yes":
+        if granted:
             conv.contact = {}
             self.machine.trigger(conv, "accept")
             result.replies.append(self.prompt(conv, event.profile_name))
@@ -151,9 +164,7 @@ class Handoff:
                 result.replies.append(self.render.phone_received(conv, phone))
         elif step == "name":
             if (event.kind == "tap" and event.option == "yes" and event.profile_name) or (
-                event.kind == "text"
-                and event.profile_name
-                and self._yes_no(conv, event, "y", "n") == "y"
+                event.kind == "text" and event.profile_name and _yes_or_no(conv, text) == "yes"
             ):
                 name = clean_name(event.profile_name)
             else:
@@ -235,3 +246,8 @@ class Handoff:
                 conv.contact.pop(field, None)
         result.replies.append(self.prompt(conv))
         return True
+
+
+def _yes_or_no(conv: Conversation, text: str) -> str | None:
+    """Return "yes" or "no" when typed words say so (in the patient's language), else None."""
+    return answers.match_choice(text, [("yes", ""), ("no", "")], conv.lang)
