@@ -33,7 +33,7 @@ from telegram.request import RequestData
 
 from benchmarks.stub import TOKEN, StubRequest
 from benchmarks.traffic import Item
-from bot.channels.telegram.app import build_application
+from bot.channels.telegram.app import build_application, settle_heap
 from bot.channels.telegram.handlers import TelegramChannel
 from bot.config import Settings
 from bot.conversations import Conversations
@@ -260,6 +260,7 @@ class FullPath:
         app = build_application(settings, channel, request=stub)
         lift_overall_throttle(app)
         await app.initialize()
+        settle_heap()  # as serve() does once the bot is up
         full = cls(settings, store, app, Driver(app, stub), stub)
         if check_every:
             full.check = await CommitCheck.open(full, check_every)

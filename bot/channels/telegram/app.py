@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import re
 from typing import TYPE_CHECKING
@@ -176,6 +177,7 @@ async def serve(
                 else:
                     assert app.updater is not None
                     await app.updater.start_polling(poll_interval=0.0, timeout=30)
+                settle_heap()
                 log.info("bot running (%s)", "webhook" if webhook else "long polling")
                 await stop.wait()
             finally:
@@ -192,6 +194,15 @@ async def serve(
         with contextlib.suppress(asyncio.CancelledError):
             await purging
         await store.close()
+
+
+def settle_heap() -> None:
+    """Collect once, then move everything start-up made (modules, catalogs, the flow and its
+    machine, the application) out of the garbage collector's sight: its full collections
+    would otherwise walk those objects again and again while updates arrive (about 4 % of
+    an update's cost in the benchmarks)."""
+    gc.collect()
+    gc.freeze()
 
 
 def explain(exc: BaseException, settings: Settings) -> str:
