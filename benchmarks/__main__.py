@@ -6,7 +6,8 @@
 Figures: floor, full_path, latency, memory, scale, replay, burst (see README, Performance).
 Each runs on SQLite and, when the server answers, on PostgreSQL (``--pg``, else
 TEST_POSTGRES_URL, else postgresql+asyncpg://postgres@127.0.0.1:5432/test; throwaway databases
-are created and dropped). The JSON goes to benchmarks/results/latest.json and to ``--json``.
+are created and dropped). The JSON goes to benchmarks/results/latest.json (smoke.json for
+``--smoke``) and to ``--json``.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from typing import Any
 
 from benchmarks import figures as f
 from benchmarks.harness import DEFAULT_PG, Databases, engine, pg_reachable, quiet_logging
-from benchmarks.report import machine, stamp, table, write_json
+from benchmarks.report import RESULTS, machine, stamp, table, write_json
 from benchmarks.traffic import Traffic, script
 
-LATEST = Path(__file__).resolve().parent / "results" / "latest.json"
+LATEST = RESULTS / "latest.json"
+SMOKE = RESULTS / "smoke.json"  # a smoke run (CI, tests) never replaces the latest real figures
 MEASURED_TOGETHER = {"floor", "full_path", "latency"}
 
 
@@ -128,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     result["seconds"] = round(time.perf_counter() - started, 1)
     print(table(result))
-    write_json(result, LATEST)
+    write_json(result, SMOKE if args.smoke else LATEST)
     if args.json:
         write_json(result, args.json)
     return 0

@@ -16,6 +16,7 @@ from benchmarks.figures import FIGURES, TARGETS
 from benchmarks.harness import pg_connect
 
 BACKENDS = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "process": "(no database)"}
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def cpu_model() -> str:
@@ -92,11 +93,10 @@ def cell(name: str, r: dict[str, Any] | None) -> str:
     return text + mark
 
 
-def table(result: dict[str, Any]) -> str:
-    """The figures as a text table, with the machine."""
+def _rows(result: dict[str, Any]) -> list[list[str]]:
+    """The header and one row per figure: name, a cell per database, target."""
     backends = [b for b in ("sqlite", "postgresql") if b in result["backends"]]
-    head = ["figure", *(BACKENDS[b] for b in backends), "target"]
-    rows = [head]
+    rows = [["figure", *(BACKENDS[b] for b in backends), "target"]]
     for name in FIGURES:
         fig = result["figures"].get(name)
         if fig is None:
@@ -107,7 +107,25 @@ def table(result: dict[str, Any]) -> str:
         else:
             cells = [cell(name, res.get(b)) for b in backends]
         rows.append([name.replace("_", " "), *cells, TARGETS[name]])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    return rows
+
+
+def _reasons(result: dict[str, Any]) -> list[str]:
+    lines = []
+    for name in FIGURES:
+        reasons: dict[str, list[str]] = {}
+        for backend, r in result["figures"].get(name, {}).get("results", {}).items():
+            if r.get("reason"):
+                reasons.setdefault(r["reason"], []).append(BACKENDS[backend])
+        for reason, where in reasons.items():
+            lines.append(f"{name.replace('_', ' ')} ({', '.join(where)}): {reason}")
+    return lines
+
+
+def table(result: dict[str, Any]) -> str:
+    """The figures as a text table, with the machine."""
+    rows = _rows(result)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [f"machine: {machine_line(result['machine'])}"]
     if result.get("skipped"):
         lines.append(f"skipped: {result['skipped']}")
@@ -116,13 +134,29 @@ def table(result: dict[str, Any]) -> str:
         lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
-    for name in FIGURES:
-        reasons = {}
-        for backend, r in result["figures"].get(name, {}).get("results", {}).items():
-            if r.get("reason"):
-                reasons.setdefault(r["reason"], []).append(BACKENDS[backend])
-        for reason, where in reasons.items():
-            lines.append(f"{name.replace('_', ' ')} ({', '.join(where)}): {reason}")
+    lines.extend(_reasons(result))
+    return "\n".join(lines)
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The figures as the README shows them: when, where, and a Markdown table."""
+    info = result["machine"]
+    memory = f", {info['memory_gb']} GB" if "memory_gb" in info else ""
+    lines = [
+        f"Measured {result['when']} in {result.get('seconds', '?')} s on {machine_line(info)}"
+        f"{memory}, {info['os']}.",
+        "",
+    ]
+    rows = _rows(result)
+    lines.append("| " + " | ".join(rows[0]) + " |")
+    lines.append("|" + "---|" * len(rows[0]))
+    lines.extend("| " + " | ".join(c or " " for c in row) + " |" for row in rows[1:])
+    extra = [*(f"note: {n}" for n in result.get("notes", [])), *_reasons(result)]
+    if result.get("skipped"):
+        extra.insert(0, f"skipped: {result['skipped']}")
+    if extra:
+        lines.append("")
+        lines.extend(f"- {line}" for line in extra)
     return "\n".join(lines)
 
 
@@ -133,3 +167,16 @@ def write_json(result: dict[str, Any], path: Path) -> None:
 
 def stamp() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def main() -> None:
+    """``python -m benchmarks.report [JSON]``: print a run's figures as Markdown (the README's
+    table); the latest run by default."""
+    import sys
+
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else RESULTS / "latest.json"
+    print(markdown(json.loads(path.read_text(encoding="utf-8"))))
+
+
+if __name__ == "__main__":
+    main()
