@@ -181,6 +181,7 @@ async def serve(
                 log.info("bot running (%s)", "webhook" if webhook else "long polling")
                 await stop.wait()
             finally:
+                gc.unfreeze()  # what the bot leaves behind can be collected again
                 if webhook is not None:
                     await webhook.stop()
                 if app.updater is not None and app.updater.running:
