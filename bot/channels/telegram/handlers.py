@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
@@ -24,7 +25,7 @@ from telegram.ext import ContextTypes
 from bot.channels.telegram.markup import (
     chunks,
     escape,
-    keyboard,
+    keyboard_json,
     parse_callback,
     question_html,
 )
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 
 # A deep-link payload: "<source>" or "<source>__<lang>", e.g. "flyer-sh01__zh-Hant".
 PAYLOAD = re.compile(r"^(?P<source>[A-Za-z0-9-]{1,40})(?:__(?P<lang>[A-Za-z-]{2,10}))?$")
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+NO_PREVIEW = json.dumps(LinkPreviewOptions(is_disabled=True).to_dict())  # as the Bot API gets it
 REPLIED_MEMORY = 100_000
 SEND_BACKOFF = (0.2, 0.5, 1.0, 2.0, 0.0)  # pauses between attempts to send one reply
 COMMANDS = ("start", "language", "back", "restart", "help", "faq", "privacy", "delete")
@@ -138,16 +139,15 @@ class TelegramChannel:
     async def send(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply) -> None:
         """Send one engine reply: escaped HTML, its buttons on the last part."""
         parts = chunks(question_html(reply))
+        markup = keyboard_json(reply)
         for index, part in enumerate(parts):
-            last = index == len(parts) - 1
+            wire = {"link_preview_options": NO_PREVIEW}  # both already JSON text
+            if markup is not None and index == len(parts) - 1:
+                wire["reply_markup"] = markup
             for attempt, pause in enumerate(SEND_BACKOFF):
                 try:
                     await context.bot.send_message(
-                        chat_id,
-                        part,
-                        parse_mode=ParseMode.HTML,
-                        reply_markup=keyboard(reply) if last else None,
-                        link_preview_options=NO_PREVIEW,
+                        chat_id, part, parse_mode=ParseMode.HTML, api_kwargs=wire
                     )
                     break
                 except BadRequest:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 from functools import lru_cache
 
@@ -35,15 +36,10 @@ def parse_callback(data: str | None) -> tuple[str, str] | None:
     return (match.group(1), match.group(2)) if match else None
 
 
-@lru_cache(maxsize=2048)
 def keyboard(
     reply: Reply,
 ) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None:
-    """Return the reply's buttons: inline, one per row; Telegram's own button for a phone number.
-
-    Kept per reply (replies and Telegram objects are immutable): the same questions are asked
-    of everybody, and building a keyboard costs about as much as the rest of a send.
-    """
+    """Return the reply's buttons: inline, one per row; Telegram's own button for a phone number."""
     if reply.expects == "phone":
         label = reply.choices[0].label if reply.choices else "📞"
         button = KeyboardButton(label, request_contact=True)
@@ -57,6 +53,18 @@ def keyboard(
         for choice in reply.choices
     ]
     return InlineKeyboardMarkup(rows)
+
+
+@lru_cache(maxsize=2048)
+def keyboard_json(reply: Reply) -> str | None:
+    """Return the reply's buttons as the JSON text the Bot API receives as ``reply_markup``.
+
+    Made once per reply (replies are immutable, and the same questions are asked of
+    everybody): given a keyboard object, python-telegram-bot would serialise it again on
+    every send, which costs about a tenth of a send. Pass it with ``api_kwargs``.
+    """
+    markup = keyboard(reply)
+    return None if markup is None else json.dumps(markup.to_dict())
 
 
 def chunks(text: str, limit: int = MAX_TEXT) -> list[str]:
