@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 LANGS  := en zh_Hans zh_Hant es ru ar
 
-.PHONY: venv catalogs extract update-catalogs lint typecheck unit test run shell replay graph bench clean
+.PHONY: venv catalogs extract update-catalogs lint typecheck unit test run shell replay graph bench profile clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ graph: venv
 
 bench: catalogs
 	$(BIN)/python -m benchmarks
+
+## Time each stage of an update on the full path (storage, engine, replies), beside the floor.
+profile: catalogs
+	$(BIN)/python -m benchmarks.profile --stages
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
