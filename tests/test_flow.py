@@ -14,6 +14,7 @@ from bot.engine.errors import FlowError
 from bot.engine.events import Event
 from bot.engine.flow import flow_path, load_flow, parse_flow
 from tests.conftest import DATA
+from tests.spec_reference import CRITERIA as SPEC_CRITERIA
 
 SPEC_FACTS = {
     "diabetes_diagnosed",
@@ -47,24 +48,6 @@ SPEC_FACTS = {
     "blood_disorder",
     "willing_to_consent",
 }
-SPEC_CRITERIA = [
-    "diagnosis",
-    "age",
-    "islet_failure",
-    "indication",
-    "consent",
-    "dka",
-    "allergy",
-    "bmi",
-    "anemia",
-    "infection",
-    "thrombosis_or_organ_disease",
-    "other_diabetes_form",
-    "pregnancy",
-    "mental_health_or_substance",
-    "tumor",
-    "autoimmune_or_blood",
-]
 
 
 def raw_flow() -> dict[str, Any]:
