@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from benchmarks.harness import pg_connect
 from bot.config import Settings
 from bot.engine.record import Answer, Conversation
 from bot.storage import Store, commands, db
@@ -104,16 +105,7 @@ def bench_crypto(turns: int) -> float:
 
 async def bench_pg_floor(url: str, rounds: int = 300) -> tuple[float, float]:
     """What PostgreSQL itself costs here: one round trip, and one committed one-row write."""
-    import asyncpg
-
-    args = db.parse_url(url)
-    conn = await asyncpg.connect(
-        host=args.host,
-        port=args.port or 5432,
-        user=args.username,
-        password=args.password,
-        database=args.database,
-    )
+    conn = await pg_connect(url)
     try:
         await conn.execute("CREATE TEMP TABLE t (id int PRIMARY KEY, v text)")
         await conn.execute("INSERT INTO t VALUES (1, 'x')")
@@ -176,14 +168,7 @@ async def pg_database(base_url: str) -> tuple[str, str] | None:
     url = db.parse_url(base_url)
     name = f"trialbot_bench_{uuid.uuid4().hex[:8]}"
     try:
-        conn = await asyncpg.connect(
-            host=url.host,
-            port=url.port or 5432,
-            user=url.username,
-            password=url.password,
-            database=url.database,
-            timeout=5,
-        )
+        conn = await pg_connect(base_url, timeout=5)
     except (OSError, asyncpg.PostgresError) as exc:
         print(f"PostgreSQL not reachable ({exc}); skipped")
         return None
@@ -193,16 +178,7 @@ async def pg_database(base_url: str) -> tuple[str, str] | None:
 
 
 async def drop_pg(base_url: str, name: str) -> None:
-    import asyncpg
-
-    url = db.parse_url(base_url)
-    conn = await asyncpg.connect(
-        host=url.host,
-        port=url.port or 5432,
-        user=url.username,
-        password=url.password,
-        database=url.database,
-    )
+    conn = await pg_connect(base_url)
     await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await conn.close()
 
