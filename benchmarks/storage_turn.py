@@ -125,11 +125,12 @@ async def bench_pg_floor(url: str, rounds: int = 300) -> tuple[float, float]:
         await conn.close()
 
 
-async def bench_naive_aiosqlite(path: Path, turns: int) -> float:
+async def bench_naive_aiosqlite(path: Path, turns: int, users: int) -> float:
     """The same turn as separate awaited statements through the aiosqlite engine."""
     url = db.parse_url(f"sqlite+aiosqlite:///{path}")
     engine: AsyncEngine = db.create_async(url)
     c = m.conversations
+    rows = min(users, 100)  # the conversations the turns cycle through
     try:
         times = []
         for i in range(turns):
@@ -137,7 +138,7 @@ async def bench_naive_aiosqlite(path: Path, turns: int) -> float:
             async with engine.begin() as conn:
                 row = (
                     await conn.execute(
-                        select(c.c.id, c.c.version, c.c.record_enc).where(c.c.id == 1 + i % 100)
+                        select(c.c.id, c.c.version, c.c.record_enc).where(c.c.id == 1 + i % rows)
                     )
                 ).first()
                 assert row is not None
@@ -208,7 +209,7 @@ async def main() -> None:
             database_url=f"sqlite+aiosqlite:///{path}", data_encryption_key=key, _env_file=None
         )
         show("SQLite", await bench_store(settings, args.turns, args.users))
-        naive = await bench_naive_aiosqlite(path, min(args.turns, 1000))
+        naive = await bench_naive_aiosqlite(path, min(args.turns, 1000), args.users)
         print(f"{'':<11} the same turn as separate aiosqlite statements: median {naive:6.0f} µs")
         crypto = bench_crypto(1000)
         print(f"{'':<11} of a turn, Fernet and JSON alone:               median {crypto:6.0f} µs")
