@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from bot.engine.lexicon import (
+    REQUIRED_OPTIONS,
     DataError,
     clean,
     fold,
@@ -163,19 +164,7 @@ def test_shipped_units_file() -> None:
 
 def small_lexicon() -> dict[str, object]:
     options = {
-        option: {lang: [f"{option}-{lang}"] for lang in LANGS}
-        for option in (
-            "yes",
-            "no",
-            "unknown",
-            "female",
-            "male",
-            "type1",
-            "type2",
-            "pancreatectomy",
-            "gestational",
-            "other",
-        )
+        option: {lang: [f"{option}-{lang}"] for lang in LANGS} for option in REQUIRED_OPTIONS
     }
     return {
         "languages": list(LANGS),
