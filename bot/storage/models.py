@@ -281,3 +281,16 @@ alert_optins = _table(AlertOptin)
 audit_log = _table(AuditEntry)
 outbox = _table(OutboxRow)
 processed_updates = _table(ProcessedUpdate)
+
+#: The tables holding a conversation's rows (by ``conversation_id``), in the order they are
+#: emptied when the conversation is erased or purged (a referral's status history goes
+#: first, by referral id).
+CONVERSATION_CHILDREN: tuple[tuple[str, Table], ...] = (
+    ("referrals", referrals),
+    ("outbox", outbox),
+    ("alert_optins", alert_optins),
+    ("contacts", contacts),
+    ("consents", consents),
+    ("outcomes", outcomes),
+    ("answers", answers),
+)

@@ -72,15 +72,7 @@ def delete_conversations(
             counts["referral_status_history"] += conn.execute(
                 delete(history).where(history.c.referral_id.in_([r.id for r in refs]))
             ).rowcount
-        for name, table in (
-            ("referrals", _R),
-            ("outbox", _O),
-            ("alert_optins", m.alert_optins),
-            ("contacts", m.contacts),
-            ("consents", m.consents),
-            ("outcomes", m.outcomes),
-            ("answers", m.answers),
-        ):
+        for name, table in m.CONVERSATION_CHILDREN:
             counts[name] += conn.execute(
                 delete(table).where(table.c.conversation_id.in_(chunk))
             ).rowcount

@@ -298,16 +298,6 @@ _CONTACT_KEYS = (
     "call_lang",
     "updated_at",
 )
-#: Tables emptied, in order, when a conversation is erased.
-_CHILDREN = (
-    ("referrals", _R),
-    ("outbox", _O),
-    ("alert_optins", m.alert_optins),
-    ("contacts", m.contacts),
-    ("consents", m.consents),
-    ("outcomes", m.outcomes),
-    ("answers", _A),
-)
 
 
 class Statements:
@@ -439,7 +429,10 @@ class Statements:
                     )
                 ),
             ),
-            *((name, q(delete(t).where(t.c.conversation_id == cid))) for name, t in _CHILDREN),
+            *(
+                (name, q(delete(t).where(t.c.conversation_id == cid)))
+                for name, t in m.CONVERSATION_CHILDREN
+            ),
             ("conversations", q(delete(_C).where(_C.c.id == cid))),
         ]
 
