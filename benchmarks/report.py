@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import sqlite3
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -172,8 +173,6 @@ def stamp() -> str:
 def main() -> None:
     """``python -m benchmarks.report [JSON]``: print a run's figures as Markdown (the README's
     table); the latest run by default."""
-    import sys
-
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else RESULTS / "latest.json"
     print(markdown(json.loads(path.read_text(encoding="utf-8"))))
 
