@@ -24,13 +24,15 @@ catalogs: venv
 
 ## Pull every message (code and flows/*.yaml) into locales/messages.pot.
 extract: venv
-	$(BIN)/pybabel extract -F pyproject.toml -k N_ --add-comments=TRANSLATORS: --sort-by-file --no-wrap \
+	$(BIN)/pybabel extract -F pyproject.toml -k N_ --add-comments=TRANSLATORS: --sort-by-file --no-location --no-wrap \
 		--project trialbot --version 1 -o locales/messages.pot .
 
-## Merge the .pot into every language's .po (new messages arrive untranslated).
+## Merge the .pot into every language's .po (new messages arrive untranslated). Headers keep no
+## dates and no line numbers are written, so branches that add messages merge cleanly.
 update-catalogs: extract
 	$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --no-wrap --ignore-obsolete
 	$(BIN)/python -m bot.i18n.source
+	sed -i -E '/^"(POT-Creation-Date|PO-Revision-Date|Generated-By): /d' locales/messages.pot locales/*/LC_MESSAGES/messages.po
 
 lint: venv
 	$(BIN)/ruff check bot tests $(wildcard benchmarks)
