@@ -31,7 +31,12 @@ class Settings(BaseSettings):
     # Storage
     database_url: str = "sqlite+aiosqlite:///data/trialbot.db"
     data_encryption_key: SecretStr | None = None
-    retention_days: int = Field(default=30, ge=1)
+    retention_days: int = Field(default=30, ge=1)  # abandoned conversations
+    # finished screenings that did not become referrals (ineligible, declined);
+    # unset: RETENTION_DAYS
+    finished_retention_days: int | None = Field(default=None, ge=1)
+    # referrals; unset: kept as long as the study needs them (until the team erases them)
+    referral_retention_days: int | None = Field(default=None, ge=1)
 
     # Study team and handoff
     study_team_chat_id: int | None = None
