@@ -53,11 +53,13 @@ run: catalogs
 shell: catalogs
 	$(BIN)/python -m bot shell $(if $(LANG_TAG),--lang $(LANG_TAG),)
 
+## The study team's 18 example profiles ship with the repository (tests/data/examples).
 replay: catalogs
-	$(BIN)/python -m bot replay ../shared/trial/examples/*.json
+	$(BIN)/python -m bot replay tests/data/examples/example-*.json
 
+## Write the flow's state machine as a web page (build/flow.html) and print where it is.
 graph: venv
-	$(BIN)/python -m bot graph
+	$(BIN)/python -m bot graph -o build/flow.html
 
 bench: catalogs
 	$(BIN)/python -m benchmarks

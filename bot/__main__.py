@@ -16,17 +16,17 @@ from bot.i18n import LANGUAGES, CatalogError
 from bot.logs import configure_logging
 
 
-def _engine(flow: str):  # type: ignore[no-untyped-def]
+def _engine(flow: str, *, typed: bool = False):  # type: ignore[no-untyped-def]
     from bot.engine.engine import load_engine
 
-    return load_engine(flow)
+    return load_engine(flow, typed=typed)
 
 
 def cmd_shell(args: argparse.Namespace) -> int:
     """Chat with the flow in the terminal."""
     from bot.channels.shell import run_shell
 
-    return run_shell(_engine(args.flow), args.lang)
+    return run_shell(_engine(args.flow, typed=True), args.lang)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -40,7 +40,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    """Write the flow as a Mermaid diagram, or as SVG through Graphviz for a .svg file."""
+    """Write the flow as Mermaid, as a web page (.html) or as SVG through Graphviz (.svg)."""
     from bot.engine.machine import FlowMachine
 
     machine = FlowMachine(_engine(args.flow).flow)
@@ -55,11 +55,30 @@ def cmd_graph(args: argparse.Namespace) -> int:
         return 0
     text = machine.mermaid()
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-        print(f"wrote {args.output}", file=sys.stderr)
+        path = Path(args.output)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        page = args.output.endswith(".html")
+        path.write_text(_graph_page(text) if page else text, encoding="utf-8")
+        print(f"wrote {path.resolve()}" + (": open it in a web browser" if page else ""))
     else:
         sys.stdout.write(text)
     return 0
+
+
+MERMAID_JS = "https://cdn.jsdelivr.net/npm/mermaid@11/dist/mermaid.min.js"
+
+
+def _graph_page(mermaid: str) -> str:
+    """Return a web page that draws a Mermaid diagram (its source stays readable offline)."""
+    from html import escape
+
+    return (
+        '<!doctype html>\n<html><head><meta charset="utf-8"><title>flow</title></head><body>\n'
+        f'<pre class="mermaid">\n{escape(mermaid)}</pre>\n'
+        f'<script src="{MERMAID_JS}"></script>\n'
+        "<script>mermaid.initialize({startOnLoad: true, maxEdges: 1000});</script>\n"
+        "</body></html>\n"
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -127,7 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     replay.set_defaults(func=cmd_replay)
 
     graph = sub.add_parser("graph", help="write the flow as a Mermaid diagram (or SVG)")
-    graph.add_argument("-o", "--output", help="file: .mmd (Mermaid) or .svg (needs Graphviz)")
+    graph.add_argument(
+        "-o", "--output", help="file: .mmd (Mermaid), .html (web page) or .svg (needs Graphviz)"
+    )
     graph.set_defaults(func=cmd_graph)
 
     db = sub.add_parser("db", help="database commands")

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.i18n.languages import SPOKEN_LANGUAGES
+
 
 class Settings(BaseSettings):
     """Every setting of the bot. Names are the upper-case environment variables."""
@@ -49,6 +51,10 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     contact_promise_days: int = Field(default=2, ge=0)
+    # spoken languages the team can call in, offered to the patient in this order
+    call_languages: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(SPOKEN_LANGUAGES)
+    )
 
     # Conversation
     flow: str = "nct06751199"
@@ -64,6 +70,23 @@ class Settings(BaseSettings):
             return [value]
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("call_languages", mode="before")
+    @classmethod
+    def _split_languages(cls, value: Any) -> Any:
+        """Accept ``"cmn, yue, en"`` from the environment as well as a list."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("call_languages")
+    @classmethod
+    def _known_languages(cls, value: list[str]) -> list[str]:
+        unknown = [code for code in value if code not in SPOKEN_LANGUAGES]
+        if unknown or not value:
+            known = ", ".join(SPOKEN_LANGUAGES)
+            raise ValueError(f"CALL_LANGUAGES must be one or more of {known}; got {unknown}")
         return value
 
     @field_validator("log_level")

@@ -40,13 +40,13 @@ def test_full_handoff_with_shared_phone_and_profile_name(engine: Engine) -> None
     patient.send(Event("tap", step="name", option="yes", profile_name="李雷"))
     patient.tap("skip")
     patient.tap("morning")
-    result = patient.tap("zh-Hans")
+    result = patient.tap("cmn")
     assert patient.conv.state == "done"
     assert result.contact == {
         "phone": "+8613800138000",
         "name": "李雷",
         "best_time": "morning",
-        "call_lang": "zh-Hans",
+        "call_lang": "cmn",
     }
     assert result.referral is not None and result.referral["outcome"] == "likely_eligible"
     code = result.referral["ref"]

@@ -8,7 +8,7 @@ then sends ``Result.replies``.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from bot.engine import answers
 from bot.engine.events import OTHER_EDITED, Event, Reply, Result
@@ -47,10 +47,16 @@ class Engine:
         retention_days: int = 30,
         contact_promise_days: int = 2,
         new_ref: Callable[[], str] = new_reference,
+        typed: bool = False,
+        call_languages: Sequence[str] = (),
     ) -> None:
         self.flow = flow
         self.machine = FlowMachine(flow)
-        self.render = Renderer(flow, catalogs or get_catalogs(), retention_days=retention_days)
+        self.render = Renderer(
+            flow, catalogs or get_catalogs(), retention_days=retention_days, typed=typed
+        )
+        if call_languages:
+            self.render.call_languages = tuple(call_languages)
         self.handoff = Handoff(self.machine, self.render, new_ref, contact_promise_days)
 
     # -- entry points ----------------------------------------------------------------
@@ -418,6 +424,8 @@ def load_engine(
     *,
     retention_days: int = 30,
     contact_promise_days: int = 2,
+    typed: bool = False,
+    call_languages: Sequence[str] = (),
 ) -> Engine:
     """Load ``flows/<flow_id>.yaml`` and build its engine (and its one Machine)."""
     from bot.engine.flow import flow_path, load_flow
@@ -427,4 +435,6 @@ def load_engine(
         catalogs,
         retention_days=retention_days,
         contact_promise_days=contact_promise_days,
+        typed=typed,
+        call_languages=call_languages,
     )

@@ -18,7 +18,6 @@ from bot.engine.events import Event, Reply, Result
 from bot.engine.machine import CONSENT, CONTACT_STEPS, DECLINED, DONE, SHARE, FlowMachine
 from bot.engine.record import Conversation
 from bot.engine.render import Renderer
-from bot.i18n import LANGUAGES
 
 HANDED_OFF = ("likely_eligible", "needs_review")
 BEST_TIMES = ("morning", "afternoon", "evening", "any")
@@ -188,15 +187,18 @@ class Handoff:
         elif step == "best_time":
             choice = self._pick(conv, event, BEST_TIMES, self.render.best_time_question(conv, step))
             if choice is None:
-                problem = self.render.t(conv).gettext("Please tap one of the answers below.")
+                problem = self.render.choose_text(conv)
             else:
                 contact["best_time"] = choice
         else:
             choice = self._pick(
-                conv, event, LANGUAGES, self.render.call_language_question(conv, step)
+                conv,
+                event,
+                self.render.call_languages,
+                self.render.call_language_question(conv, step),
             )
             if choice is None:
-                problem = self.render.t(conv).gettext("Please tap one of the answers below.")
+                problem = self.render.choose_text(conv)
             else:
                 contact["call_lang"] = choice
         conv.contact = contact
@@ -221,6 +223,11 @@ class Handoff:
         labels = [(c.id, c.label) for c in asked.choices]
         return answers.match_choice(event.text, labels, conv.lang)
 
+    def refused(self, conv: Conversation) -> bool:
+        """Return True when the patient said no to sharing their details (and may go back)."""
+        outcome = conv.outcome or {}
+        return conv.state == DONE and outcome.get("outcome") in HANDED_OFF and "ref" not in outcome
+
     def _finish(self, conv: Conversation, result: Result) -> None:
         assert conv.outcome is not None
         code = self.new_ref()
@@ -231,7 +238,11 @@ class Handoff:
         result.replies.append(self.render.handed_off(conv, code, self.promise_days))
 
     def back(self, conv: Conversation, result: Result) -> bool:
-        """Go back one contact step; return False when the state is not a contact step."""
+        """Go back one contact step, or to the sharing question after a "no"; else False."""
+        if self.refused(conv):
+            self.machine.trigger(conv, "handoff")
+            result.replies.append(self.prompt(conv))
+            return True
         if conv.state not in CONTACT_STEPS:
             return False
         index = CONTACT_STEPS.index(conv.state)

@@ -11,12 +11,12 @@ from collections.abc import Sequence
 
 from babel.lists import format_list
 
-from bot.engine import answers
+from bot.engine import answers, faq
 from bot.engine.events import Choice, Reply
 from bot.engine.flow import DONT_KNOW, Flow, Question
 from bot.engine.record import Answer, Conversation
 from bot.i18n import Catalogs, Translator
-from bot.i18n.languages import LANGUAGE_NAMES
+from bot.i18n.languages import LANGUAGE_NAMES, SPOKEN_LANGUAGES
 
 BULLET = "• "
 
@@ -24,10 +24,14 @@ BULLET = "• "
 class Renderer:
     """Build replies from the flow's texts and the catalogs."""
 
-    def __init__(self, flow: Flow, catalogs: Catalogs, *, retention_days: int = 30) -> None:
+    def __init__(
+        self, flow: Flow, catalogs: Catalogs, *, retention_days: int = 30, typed: bool = False
+    ) -> None:
         self.flow = flow
         self.catalogs = catalogs
         self.retention_days = retention_days
+        self.typed = typed  # answers are typed numbers (terminal), not tapped buttons
+        self.call_languages: tuple[str, ...] = tuple(SPOKEN_LANGUAGES)
 
     def t(self, conv: Conversation) -> Translator:
         """Return the translator for the conversation's language."""
@@ -89,9 +93,16 @@ class Renderer:
         """Ask which unit a bare number was in."""
         assert question.measure is not None
         labels = self.unit_labels(conv, question.measure.ask)
-        text = self.t(conv).gettext(
-            "You typed {value}. Which unit is that? Please tap one.", value=pending["raw"]
-        )
+        t = self.t(conv)
+        if self.typed:
+            text = t.gettext(
+                "You typed {value}. Which unit is that? Please type its number.",
+                value=pending["raw"],
+            )
+        else:
+            text = t.gettext(
+                "You typed {value}. Which unit is that? Please tap one.", value=pending["raw"]
+            )
         return Reply(
             text,
             kind="question",
@@ -135,14 +146,22 @@ class Renderer:
         t = self.t(conv)
         if not text.strip():
             return t.gettext("I did not get an answer.")
+        if self.typed:
+            return t.gettext(
+                "Sorry, I did not understand. Please type the number of one of the answers below."
+            )
         return t.gettext("Sorry, I did not understand. Please tap one of the answers below.")
 
     def problem(self, conv: Conversation, question: Question, text: str, *, hint: bool) -> Reply:
         """Return a problem message, with a hint about "I don't know" after repeated tries."""
         t = self.t(conv)
         if hint and DONT_KNOW in question.option_ids and question.kind == "measurement":
-            text += "\n" + t.gettext(
-                'If you do not know this value, that is fine: tap "I don\'t know this value".'
+            text += "\n" + (
+                t.gettext('If you do not know this value, that is fine: type "?".')
+                if self.typed
+                else t.gettext(
+                    'If you do not know this value, that is fine: tap "I don\'t know this value".'
+                )
             )
         return Reply(text, kind="error")
 
@@ -157,7 +176,14 @@ class Renderer:
 
     def please_choose(self, conv: Conversation) -> Reply:
         """Ask the patient to pick one of the offered answers."""
-        return Reply(self.t(conv).gettext("Please tap one of the answers below."), kind="error")
+        return Reply(self.choose_text(conv), kind="error")
+
+    def choose_text(self, conv: Conversation) -> str:
+        """Return "please pick one of the answers", with the channel's way of picking."""
+        t = self.t(conv)
+        if self.typed:
+            return t.gettext("Please type the number of one of the answers below.")
+        return t.gettext("Please tap one of the answers below.")
 
     # -- conversation frame ------------------------------------------------------------
 
@@ -212,6 +238,9 @@ class Renderer:
                 "/back: change your last answer\n"
                 "/restart: start again\n"
                 "/language: change the language\n"
+                "/faq: questions people often ask\n"
+                "/privacy: what we keep and why\n"
+                "/delete: erase everything about you\n"
                 "/help: show this help"
             )
         )
@@ -248,19 +277,39 @@ class Renderer:
     def confirm(self, conv: Conversation, question: Question, failing: Sequence[str]) -> Reply:
         """Show the deciding answer back before stopping, so a typo can be fixed."""
         t = self.t(conv)
-        reasons = [
-            t.pgettext(f"criterion:{c.id}", c.fail_text)
-            for c in self.flow.criteria
-            if c.id in failing
-        ]
         text = t.gettext(
             "You answered: {answer}\n\nIf this is right, the study may not be a fit for you:\n"
             "{reasons}\n\nIs your answer right?",
             answer=self.answer_text(conv, question, conv.answers.get(question.id)),
-            reasons="\n".join(BULLET + r for r in reasons),
+            reasons=self.reasons(conv, failing),
         )
         choices = tuple(Choice(i, label) for i, label in self.confirm_labels(conv))
         return Reply(text, kind="confirm", choices=choices, expects="choice", step=conv.state)
+
+    def reasons(self, conv: Conversation, ids: Sequence[str], *, unknown: bool = False) -> str:
+        """Return the criteria's reasons as bullet lines, filled with the patient's figures."""
+        t = self.t(conv)
+        figures = self.figures(conv)
+        lines = [
+            BULLET
+            + t.pgettext(f"criterion:{c.id}", c.unknown_text if unknown else c.fail_text, **figures)
+            for c in self.flow.criteria
+            if c.id in ids
+        ]
+        return "\n".join(lines)
+
+    def figures(self, conv: Conversation) -> dict[str, str]:
+        """Return the numbers a reason may name: the BMI worked out from the answers."""
+        view = self.flow.view(conv.answers)
+        by_quantity = {
+            q.measure.quantity: view.number(q.id)
+            for q in self.flow.questions
+            if q.measure is not None
+        }
+        kg, cm = by_quantity.get("weight"), by_quantity.get("height")
+        if kg is None or cm is None or cm <= 0:
+            return {}
+        return {"bmi": self.t(conv).number(answers.bmi(kg, cm))}
 
     def ending(
         self, conv: Conversation, outcome: str, failed: Sequence[str], unknown: Sequence[str]
@@ -268,24 +317,14 @@ class Renderer:
         """Return the kind, honest ending for an outcome, naming the reasons."""
         t = self.t(conv)
         if outcome == "likely_ineligible":
-            reasons = [
-                t.pgettext(f"criterion:{c.id}", c.fail_text)
-                for c in self.flow.criteria
-                if c.id in failed
-            ]
             text = t.gettext(
                 "Thank you for your time and your answers.\n\n"
                 "From what you told me, this study is probably not a fit for you:\n{reasons}\n\n"
                 "Only the study team can decide for sure. "
                 "If an answer was wrong, type /back to change it.",
-                reasons="\n".join(BULLET + r for r in reasons),
+                reasons=self.reasons(conv, failed),
             )
         elif outcome == "needs_review":
-            reasons = [
-                t.pgettext(f"criterion:{c.id}", c.unknown_text)
-                for c in self.flow.criteria
-                if c.id in unknown
-            ]
             text = t.ngettext(
                 "Thank you for your answers!\n\n"
                 "You may be a fit for this study, but {n} thing is not clear yet:\n{reasons}\n\n"
@@ -293,8 +332,8 @@ class Renderer:
                 "Thank you for your answers!\n\n"
                 "You may be a fit for this study, but {n} things are not clear yet:\n{reasons}\n\n"
                 "That is normal. The study team can check them with you.",
-                len(reasons),
-                reasons="\n".join(BULLET + r for r in reasons),
+                sum(1 for c in self.flow.criteria if c.id in unknown),
+                reasons=self.reasons(conv, unknown, unknown=True),
             )
         else:
             text = t.gettext(
@@ -355,30 +394,14 @@ class Renderer:
         )
 
     def faq(self, conv: Conversation) -> Reply:
-        """Answer the common questions about clinical trials, in plain words."""
-        return Reply(
-            self.t(conv).gettext(
-                "Questions people often ask\n\n"
-                "What is a clinical trial?\n"
-                "It is a study that tests if a new treatment is safe and if it works.\n\n"
-                "What does this study test?\n"
-                "Islet cells make insulin. This study gives people new islet cells from a donor, "
-                "together with stem cells from a baby's cord. It checks if this is safe and if "
-                "the body can make its own insulin again.\n\n"
-                "Why take part?\n"
-                "You may get a new treatment early, and you help find better care for others.\n\n"
-                "How long does it take?\n"
-                "Each study is different. "
-                "The study team will tell you how many visits there are.\n\n"
-                "Will I get paid?\n"
-                "Some studies pay for time or travel, and some do not. Ask the study team.\n\n"
-                "Is it safe?\n"
-                "Studies follow strict rules to keep people safe, and doctors check on you often. "
-                "Every treatment can have risks; the study team will explain them.\n\n"
-                "Do I have to join?\n"
-                "No. Taking part is your choice, and you can stop at any time."
-            )
-        )
+        """Answer the common questions, each with its source (see ``bot/engine/faq.py``)."""
+        t = self.t(conv)
+        parts = [t.gettext("Questions people often ask")]
+        parts += [
+            f"{t.gettext(e.question)}\n{t.gettext(e.answer)}\n{t.gettext(e.source)}"
+            for e in faq.ENTRIES
+        ]
+        return Reply("\n\n".join(parts))
 
     def privacy(self, conv: Conversation) -> Reply:
         """Say what is kept, why, for how long, and who sees it."""
@@ -474,7 +497,7 @@ class Renderer:
         return Reply(
             self.t(conv).gettext(
                 "That is fine. We have not sent anything to the study team. "
-                "If you change your mind, type /restart. Take care!"
+                "If you change your mind, type /back. Take care!"
             ),
             kind="ending",
         )
@@ -482,6 +505,16 @@ class Renderer:
     def phone_question(self, conv: Conversation, step: str) -> Reply:
         """Ask for the phone number: the channel's share button, or typed."""
         t = self.t(conv)
+        if self.typed:
+            return Reply(
+                t.gettext(
+                    "Please type your phone number. For a number outside mainland China, "
+                    "start with + and the country code."
+                ),
+                kind="question",
+                expects="phone",
+                step=step,
+            )
         return Reply(
             t.gettext(
                 "Please share your phone number: tap the button below, or type it. "
@@ -527,8 +560,13 @@ class Renderer:
     def email_question(self, conv: Conversation, step: str) -> Reply:
         """Ask for an optional e-mail address."""
         t = self.t(conv)
+        ask = (
+            t.gettext("If you like, type your e-mail address. Or type 1 to skip.")
+            if self.typed
+            else t.gettext("If you like, type your e-mail address. Or tap Skip.")
+        )
         return Reply(
-            t.gettext("If you like, type your e-mail address. Or tap Skip."),
+            ask,
             kind="question",
             choices=(Choice("skip", t.gettext("Skip")),),
             expects="text",
@@ -537,7 +575,12 @@ class Renderer:
 
     def email_invalid(self, conv: Conversation) -> str:
         """Say an e-mail address could not be read."""
-        return self.t(conv).gettext(
+        t = self.t(conv)
+        if self.typed:
+            return t.gettext(
+                "That does not look like an e-mail address. Please try again, or type 1 to skip."
+            )
+        return t.gettext(
             "That does not look like an e-mail address. Please try again, or tap Skip."
         )
 
@@ -559,8 +602,8 @@ class Renderer:
         )
 
     def call_language_question(self, conv: Conversation, step: str) -> Reply:
-        """Ask which language the call should be in."""
-        choices = tuple(Choice(lang, name) for lang, name in LANGUAGE_NAMES.items())
+        """Ask which spoken language the call should be in (those the team can call in)."""
+        choices = tuple(Choice(code, SPOKEN_LANGUAGES[code]) for code in self.call_languages)
         return Reply(
             self.t(conv).gettext("Which language should the call be in?"),
             kind="question",

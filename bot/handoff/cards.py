@@ -28,7 +28,7 @@ from bot.engine.flow import DONT_KNOW, Flow, flow_path, load_flow
 from bot.engine.record import Answer
 from bot.engine.rules import Verdict
 from bot.i18n import Catalogs, Translator, get_catalogs, negotiate
-from bot.i18n.languages import LANGUAGE_NAMES
+from bot.i18n.languages import LANGUAGE_NAMES, SPOKEN_LANGUAGES
 from bot.storage.models import OPEN_REFERRAL_STATUSES
 from bot.storage.store import AnswerView, ReferralDetails
 
@@ -191,7 +191,7 @@ class TeamTexts:
     def language(self, lang: str | None) -> str:
         if not lang:
             return "—"
-        return LANGUAGE_NAMES.get(lang, lang)
+        return SPOKEN_LANGUAGES.get(lang) or LANGUAGE_NAMES.get(lang, lang)
 
     def source(self, source: str) -> str:
         return source or self.t.gettext("no source (direct)")

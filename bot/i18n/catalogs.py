@@ -56,12 +56,17 @@ class Translator:
         if not params:
             return text
         if self.rtl:
-            params = {k: f"{FSI}{v}{PDI}" for k, v in params.items()}
+            params = {k: isolate(str(v)) for k, v in params.items()}
         return text.format(**params)
 
     def number(self, value: Any) -> str:
         """Format a number the way this language writes it (7,5 in Russian)."""
         return _format_number(value, self.locale)
+
+
+def isolate(value: str) -> str:
+    """Isolate each line of ``value`` on its own, so no line takes another's direction."""
+    return "\n".join(f"{FSI}{line}{PDI}" for line in value.split("\n"))
 
 
 @lru_cache(maxsize=4096)

@@ -1,4 +1,6 @@
-"""Catalog checks: every message present, nothing fuzzy, placeholders kept, length allowed.
+"""Catalog checks: every message present, nothing fuzzy, placeholders kept, length allowed,
+one term per thing (``glossary.yaml``), and Arabic singular and dual forms that carry the
+count in the noun ("أمر واحد", "أمران") instead of repeating the number.
 
 ``python -m bot.i18n.check --compiled`` (run by ``make catalogs``) refuses to go on when
 a language's ``.mo`` is missing or older than its ``.po``. The tests call
@@ -10,8 +12,10 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from functools import cache
 from pathlib import Path
 
+import yaml
 from babel.messages.catalog import Catalog, Message
 from babel.messages.pofile import read_po
 
@@ -19,6 +23,8 @@ from bot.i18n.languages import DOMAIN, LANGUAGES, catalog_dirname, locales_dir
 
 TELEGRAM_MAX_TEXT = 4096
 _PLACEHOLDER = re.compile(r"\{(\w*)\}")
+COUNT = "n"  # the count of a plural message; a form may say it in words instead
+ARABIC_ONE, ARABIC_TWO = 1, 2  # plural form indexes of n == 1 and n == 2 in ar
 
 
 def po_path(lang: str, directory: Path | None = None) -> Path:
@@ -65,13 +71,63 @@ def problems(lang: str, directory: Path | None = None) -> list[str]:
             found.append(f"{label}: fuzzy")
         wanted = set().union(*(placeholders(i) for i in _ids(message)))
         for text in _strings(translated):
-            if placeholders(text) != wanted:
+            got = placeholders(text)
+            if message.pluralizable and COUNT not in got:
+                got = got | {COUNT}
+            if got != wanted:
                 found.append(
                     f"{label}: placeholders {sorted(placeholders(text))} != {sorted(wanted)}"
                 )
             if len(text) > TELEGRAM_MAX_TEXT:
                 found.append(
                     f"{label}: {len(text)} characters, Telegram allows {TELEGRAM_MAX_TEXT}"
+                )
+    found += [f"{lang}: {p}" for p in glossary_problems(lang, catalog)]
+    if lang == "ar":
+        found += [f"{lang}: {p}" for p in arabic_count_problems(catalog)]
+    return found
+
+
+@cache
+def glossary() -> dict[str, list[dict[str, object]]]:
+    """Return the preferred terms per catalog folder, with the spellings to avoid."""
+    path = Path(__file__).with_name("glossary.yaml")
+    data: dict[str, list[dict[str, object]]] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return data
+
+
+def glossary_problems(lang: str, catalog: Catalog) -> list[str]:
+    """Return each message that writes a glossary term another way."""
+    found = []
+    for entry in glossary().get(catalog_dirname(lang), []):
+        avoid = [str(v) for v in entry["not"]]  # type: ignore[attr-defined]
+        for message in catalog:
+            for text in _strings(message) if message.id else []:
+                for variant in avoid:
+                    if variant in text:
+                        found.append(
+                            f"{_ids(message)[0][:60]!r}: writes {variant!r}, "
+                            f"the glossary says {entry['term']!r}"
+                        )
+    return found
+
+
+def arabic_count_problems(catalog: Catalog) -> list[str]:
+    """Return plural messages whose singular or dual form repeats the number.
+
+    Arabic says "one thing" and "two things" with the noun alone (أمر واحد، أمران); a
+    number before a dual noun ("2 أمران") is wrong.
+    """
+    found = []
+    for message in catalog:
+        if not message.pluralizable or not message.id:
+            continue
+        forms = _strings(message)
+        for index in (ARABIC_ONE, ARABIC_TWO):
+            if index < len(forms) and "{" + COUNT + "}" in forms[index]:
+                found.append(
+                    f"{_ids(message)[0][:60]!r}: form {index} repeats the number; "
+                    "say it with the noun (واحد، ـان)"
                 )
     return found
 

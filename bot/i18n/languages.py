@@ -38,3 +38,14 @@ LANGUAGE_NAMES: dict[str, str] = {
     "ru": "Русский",
     "ar": "العربية",
 }
+
+# Spoken languages a coordinator may call in (ISO 639-3 codes), each named in itself:
+# Chinese is spoken as Mandarin or Cantonese, whichever script a patient reads.
+SPOKEN_LANGUAGES: dict[str, str] = {
+    "cmn": "普通话",
+    "yue": "粵語",
+    "en": "English",
+    "es": "Español",
+    "ru": "Русский",
+    "ar": "العربية",
+}

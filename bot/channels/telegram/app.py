@@ -147,6 +147,7 @@ async def serve(
         settings.flow,
         retention_days=settings.retention_days,
         contact_promise_days=settings.contact_promise_days,
+        call_languages=settings.call_languages,
     )
     store = await Store.open(settings)
     purging = asyncio.create_task(purge_daily(store, settings.retention_days))
