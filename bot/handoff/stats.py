@@ -10,7 +10,9 @@ Stages, counted per conversation from ``store.funnel()``:
 The chart has two panels, by language and by outreach source (the largest sources, the rest
 together). matplotlib's own font has no Chinese glyphs, so :func:`cjk_font` finds an installed
 CJK font (Debian's ``fonts-wqy-microhei`` or ``fonts-noto-cjk``; ``.ci/run`` installs the
-first), registering the file with matplotlib when its font cache predates the font.
+first), registering the file with matplotlib when its font cache predates the font. When the
+fonts at hand cannot draw every label in the team's language (a machine set up only by
+``make`` has no CJK font), the chart is drawn in English instead of as empty boxes.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from functools import cache
 from babel import Locale
 
 from bot.handoff.cards import TeamTexts
-from bot.i18n.languages import babel_locale
+from bot.i18n.languages import DEFAULT_LANGUAGE, babel_locale
 from bot.storage.store import FunnelRow
 
 log = logging.getLogger(__name__)
@@ -158,22 +160,28 @@ class Chart:
     font: str | None  # the CJK font used, None when there was none
     labels: list[str] = field(default_factory=list)  # every text drawn, for checks
     missing_glyphs: list[str] = field(default_factory=list)  # matplotlib's warnings
+    lang: str = ""  # the language the labels are in
 
 
-def render_funnel(rows: Sequence[FunnelRow], texts: TeamTexts, *, title: str = "") -> Chart:
-    """The funnel chart as PNG bytes (CPU-bound: call it in a thread)."""
-    import matplotlib
+@dataclass
+class Panels:
+    """Every text of the chart and the counts behind its bars."""
 
-    matplotlib.use("Agg", force=False)
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    heading: str
+    names: list[str]  # one per stage
+    panels: list[tuple[str, list[tuple[str, Counter[str]]]]]
+    people: str  # the x axis
 
+    def texts(self) -> list[str]:
+        """Return every label the chart will draw."""
+        groups = [label for _, panel in self.panels for label, _ in panel]
+        return [*self.names, self.heading, *(t for t, _ in self.panels), *groups, self.people]
+
+
+def panels(rows: Sequence[FunnelRow], texts: TeamTexts, title: str = "") -> Panels:
+    """Return the chart's texts in the team's language, and its counts by language and source."""
     t = texts.t
     labels = stage_labels(texts)
-    names = [labels[s] for s in STAGES]
-    font = cjk_font()
-    families = [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
-
     languages = by_group(rows, "lang")
     sources = by_group(rows, "source")
     ranked = sorted(sources, key=lambda s: (-sources[s]["started"], s))
@@ -189,51 +197,100 @@ def render_funnel(rows: Sequence[FunnelRow], texts: TeamTexts, *, title: str = "
             return t.pgettext("funnel", "Other sources")
         return texts.source(source)
 
-    panels = [
-        (
-            t.pgettext("funnel", "By language"),
-            [(language_name(g, texts.lang), languages[g]) for g in sorted(languages)],
-        ),
-        (
-            t.pgettext("funnel", "By outreach source"),
-            [(source_name(g), sources[g]) for g in ranked],
-        ),
-    ]
-    overall = totals(rows)
-    drawn: list[str] = [*names]
+    return Panels(
+        heading=title or t.pgettext("funnel", "Screening funnel"),
+        names=[labels[s] for s in STAGES],
+        panels=[
+            (
+                t.pgettext("funnel", "By language"),
+                [(language_name(g, texts.lang), languages[g]) for g in sorted(languages)],
+            ),
+            (
+                t.pgettext("funnel", "By outreach source"),
+                [(source_name(g), sources[g]) for g in ranked],
+            ),
+        ],
+        people=t.pgettext("funnel", "People"),
+    )
+
+
+def undrawable(texts: Iterable[str], families: Sequence[str]) -> set[str]:
+    """Return the characters of ``texts`` that none of the font ``families`` has."""
+    from matplotlib import font_manager
+
+    covered: set[int] = set()
+    for family in families:
+        try:
+            path = font_manager.findfont(
+                font_manager.FontProperties(family=family), fallback_to_default=False
+            )
+        except ValueError:
+            continue
+        covered.update(_charmap(path))
+    return {c for text in texts for c in text if not c.isspace() and ord(c) not in covered}
+
+
+@cache
+def _charmap(path: str) -> frozenset[int]:
+    from matplotlib.ft2font import FT2Font
+
+    return frozenset(FT2Font(path).get_charmap())
+
+
+def render_funnel(rows: Sequence[FunnelRow], texts: TeamTexts, *, title: str = "") -> Chart:
+    """The funnel chart as PNG bytes (CPU-bound: call it in a thread)."""
+    font = cjk_font()
+    families = [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
+    chart = panels(rows, texts, title)
+    lang = texts.lang
+    if undrawable(chart.texts(), families):
+        log.warning("the chart's fonts cannot draw %s labels: drawing them in English", lang)
+        texts = TeamTexts(DEFAULT_LANGUAGE)
+        chart, lang = panels(rows, texts, title), DEFAULT_LANGUAGE
+    png, missing = _draw(chart, totals(rows), texts, families)
+    return Chart(png, font, chart.texts(), missing, lang)
+
+
+def _draw(
+    chart: Panels, overall: Counter[str], texts: TeamTexts, families: list[str]
+) -> tuple[bytes, list[str]]:
+    """Draw the two panels; return the PNG and matplotlib's missing-glyph warnings."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     with _render_lock, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with matplotlib.rc_context({"font.family": families, "axes.unicode_minus": False}):
             figure = Figure(figsize=(11, 8.5), dpi=100, layout="constrained")
             FigureCanvasAgg(figure)
-            heading = title or t.pgettext("funnel", "Screening funnel")
-            figure.suptitle(heading, fontsize=15)
-            drawn.append(heading)
+            figure.suptitle(chart.heading, fontsize=15)
             axes = figure.subplots(1, 2, sharey=True)
             colours = matplotlib.colormaps["tab10"]
-            for index, (ax, (panel_title, groups)) in enumerate(zip(axes, panels, strict=True)):
+            ys = list(range(len(STAGES)))
+            for index, (ax, (panel_title, groups)) in enumerate(
+                zip(axes, chart.panels, strict=True)
+            ):
                 ax.set_title(panel_title)
-                drawn.append(panel_title)
-                ys = list(range(len(STAGES)))
                 left = [0] * len(STAGES)
                 for n, (group_label, counts) in enumerate(groups):
                     widths = [counts[s] for s in STAGES]
                     ax.barh(ys, widths, left=left, color=colours(n % 10), label=group_label)
                     left = [a + b for a, b in zip(left, widths, strict=True)]
-                    drawn.append(group_label)
                 for y, stage in zip(ys, STAGES, strict=True):
-                    ax.text(overall[stage], y, f" {t.number(overall[stage])}", va="center")
+                    ax.text(overall[stage], y, f" {texts.t.number(overall[stage])}", va="center")
                 if index == 0:  # the panels share the y axis: label and turn it once
-                    ax.set_yticks(ys, names)
+                    ax.set_yticks(ys, chart.names)
                     ax.invert_yaxis()
                 else:
                     ax.tick_params(labelleft=False)
-                ax.set_xlabel(t.pgettext("funnel", "People"))
+                ax.set_xlabel(chart.people)
                 ax.set_xlim(0, max(1, overall["started"]) * 1.15)
                 if groups:
                     ax.legend(loc="lower right", fontsize=8)
-            drawn.append(t.pgettext("funnel", "People"))
             buffer = io.BytesIO()
             figure.savefig(buffer, format="png")
     missing = [str(w.message) for w in caught if "missing from" in str(w.message)]
-    return Chart(buffer.getvalue(), font, drawn, missing)
+    return buffer.getvalue(), missing
