@@ -111,3 +111,86 @@ def test_endings_are_plain(engine: Engine, outcome: str) -> None:
     patient = Patient(engine)
     ending = renderer.ending(patient.conv, outcome, ["age"], ["bmi"])
     assert grade(ending.text) <= MAX_GRADE, ending.text
+
+
+# -------------------------------------------------------------- one term per thing, Arabic counts
+
+
+def _copy_locales(tmp_path: Path) -> Path:
+    import shutil
+
+    target = tmp_path / "locales"
+    shutil.copytree(locales_dir(), target, ignore=shutil.ignore_patterns("*.mo"))
+    return target
+
+
+def _edit_msgstr(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_the_glossary_check_flags_a_term_written_two_ways(tmp_path: Path) -> None:
+    locales = _copy_locales(tmp_path)
+    po = locales / "zh_Hans" / "LC_MESSAGES" / "messages.po"
+    _edit_msgstr(po, "C肽能反映", "C 肽能反映")
+    found = problems("zh-Hans", locales)
+    assert len(found) == 1 and "'C 肽'" in found[0] and "'C肽'" in found[0]
+    hant = locales / "zh_Hant" / "LC_MESSAGES" / "messages.po"
+    _edit_msgstr(hant, "受試者同意書", "知情同意書")
+    assert any("知情同意書" in p for p in problems("zh-Hant", locales))
+
+
+def test_the_arabic_check_flags_a_number_before_a_dual(tmp_path: Path) -> None:
+    locales = _copy_locales(tmp_path)
+    po = locales / "ar" / "LC_MESSAGES" / "messages.po"
+    _edit_msgstr(po, '"حوالي دقيقتين"', '"حوالي {n} دقيقتين"')
+    found = problems("ar", locales)
+    assert len(found) == 1 and "form 2 repeats the number" in found[0]
+
+
+def test_a_plural_form_may_say_the_count_in_words_but_keeps_other_placeholders(
+    tmp_path: Path,
+) -> None:
+    locales = _copy_locales(tmp_path)
+    po = locales / "ar" / "LC_MESSAGES" / "messages.po"
+    _edit_msgstr(po, '"إحالتان، صُدّرتا في {time}"', '"إحالتان، صُدّرتا"')
+    found = problems("ar", locales)
+    assert len(found) == 1 and "placeholders" in found[0] and "time" in found[0]
+
+
+# ------------------------------------------------------------- readability in other languages
+
+# Corpus-level scores over every question, reason and "why" a patient reads, from textstat's
+# formulas for the language (short single sentences give meaningless scores on their own).
+# Spanish: Szigriszt-Pazos perspicuity, 65-80 "bastante fácil" on the INFLESZ scale.
+# Russian: Flesch reading ease with textstat's Russian constants, 60 or more "easy".
+# textstat has no formula for Chinese or Arabic; those are read by native speakers.
+READABILITY = {
+    "es": ("szigriszt_pazos", 65.0),
+    "ru": ("flesch_reading_ease", 60.0),
+}
+
+
+def translated_texts(engine: Engine, lang: str) -> list[str]:
+    """The patient's questions, reasons and "why"s in ``lang``, as the grade sees them."""
+    t = engine.render.t(engine.new(lang))
+    texts = []
+    for where, text in english_texts(engine):
+        kind, _, ident = where.partition(" ")
+        if kind == "options":
+            continue
+        context = ident if kind in ("question", "why", "urgent") else f"criterion:{ident}"
+        texts.append(plain(t.pgettext(context, text, bmi="")))
+    return texts
+
+
+@pytest.mark.parametrize("lang", sorted(READABILITY))
+def test_translations_are_plain_where_a_formula_measures_it(engine: Engine, lang: str) -> None:
+    formula, minimum = READABILITY[lang]
+    textstat.set_lang(lang)
+    try:
+        score = float(getattr(textstat, formula)(" ".join(translated_texts(engine, lang))))
+    finally:
+        textstat.set_lang("en_US")
+    assert score >= minimum, (lang, formula, round(score, 1))

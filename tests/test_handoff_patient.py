@@ -125,3 +125,46 @@ def test_names_and_email_are_checked() -> None:
     assert clean_name("x" * 81) is None
     assert clean_email("a@b.cn") == "a@b.cn"
     assert clean_email("a@b") is None
+
+
+def test_a_patient_who_said_no_to_sharing_can_go_back_to_that_question(engine: Engine) -> None:
+    patient = at_share(engine)
+    patient.tap("no")
+    assert "/back" in patient.replies[-1].text and "/restart" not in patient.replies[-1].text
+    answers = dict(patient.conv.answers)
+    patient.send(Event.cmd("back"))
+    assert patient.conv.state == "share"
+    assert patient.asked is not None and patient.asked.step == "share"
+    assert patient.conv.answers == answers  # nothing asked again, nothing lost
+    result = patient.tap("yes")
+    assert result.consents[0][:2] == ("share_contact", True)
+    assert patient.conv.state == "phone"
+
+
+def test_the_call_language_offers_spoken_languages_the_team_can_call_in(engine: Engine) -> None:
+    from bot.engine.engine import Engine as Built
+
+    patient = at_share(engine)
+    offered = engine.render.call_language_question(patient.conv, "call_lang")
+    assert [c.label for c in offered.choices] == [
+        "普通话",
+        "粵語",
+        "English",
+        "Español",
+        "Русский",
+        "العربية",
+    ]
+    assert not {"简体中文", "繁體中文"} & {c.label for c in offered.choices}
+    few = Built(engine.flow, call_languages=["cmn", "en"])
+    patient = at_share(few)
+    patient.tap("yes")
+    patient.say("13800138000")
+    patient.say("Li Lei")
+    patient.tap("skip")
+    patient.tap("any")
+    assert patient.asked is not None
+    assert [c.id for c in patient.asked.choices] == ["cmn", "en"]
+    patient.say("Русский")  # not offered: asked again
+    assert patient.conv.state == "call_lang"
+    result = patient.tap("en")
+    assert result.contact is not None and result.contact["call_lang"] == "en"

@@ -94,3 +94,47 @@ def test_command_line_prints_one_line_per_profile_and_exit_code() -> None:
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert [r["id"] for r in rows] == [Path(f).stem for f in files]
+
+
+def _recipe(target: str) -> list[str]:
+    """Return the words of a Makefile target's command, with $(BIN)/python as this Python."""
+    lines = (ROOT / "Makefile").read_text(encoding="utf-8").splitlines()
+    start = lines.index(next(line for line in lines if line.startswith(f"{target}:")))
+    command = lines[start + 1].strip().replace("$(BIN)/python", sys.executable)
+    return command.split()
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_make_replay_reads_the_examples_inside_the_repository() -> None:
+    words = _recipe("replay")
+    patterns = [w for w in words if w.endswith(".json")]
+    assert patterns and all(not p.startswith(("/", "..")) for p in patterns)
+    files = sorted(p for pattern in patterns for p in ROOT.glob(pattern))
+    assert len(files) == 18 and all(ROOT in f.parents for f in files)
+    done = subprocess.run(
+        [*words[:4], *map(str, files)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    expected = _expected()
+    assert len(rows) == 18 and all(agrees(row, expected[row["id"]]) for row in rows)
+
+
+def test_make_graph_writes_a_page_and_prints_where(tmp_path: Path) -> None:
+    words = _recipe("graph")
+    assert words[-2:] == ["-o", "build/flow.html"]
+    page = tmp_path / "flow.html"
+    done = subprocess.run(
+        [*words[:-1], str(page)], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert str(page) in done.stdout and "browser" in done.stdout
+    html = page.read_text(encoding="utf-8")
+    assert '<pre class="mermaid">' in html and "stateDiagram-v2" in html and "mermaid" in html

@@ -68,3 +68,14 @@ def test_get_settings_is_read_once() -> None:
         assert get_settings() is get_settings()
     finally:
         get_settings.cache_clear()
+
+
+def test_call_languages_are_spoken_languages_from_a_comma_list(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings(_env_file=None).call_languages == ["cmn", "yue", "en", "es", "ru", "ar"]
+    monkeypatch.setenv("CALL_LANGUAGES", "cmn, en")
+    assert Settings(_env_file=None).call_languages == ["cmn", "en"]
+    monkeypatch.setenv("CALL_LANGUAGES", "zh-Hans,en")  # a script, not a spoken language
+    with pytest.raises(ValueError, match="CALL_LANGUAGES"):
+        Settings(_env_file=None)
