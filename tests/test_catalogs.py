@@ -194,3 +194,13 @@ def test_translations_are_plain_where_a_formula_measures_it(engine: Engine, lang
     finally:
         textstat.set_lang("en_US")
     assert score >= minimum, (lang, formula, round(score, 1))
+
+
+def test_the_faq_and_the_terminal_hint_are_plain(engine: Engine) -> None:
+    from bot.channels.shell import hint
+    from bot.engine import faq
+
+    texts = [t for e in faq.ENTRIES for t in (e.question, e.answer, e.source)]
+    texts.append(hint(engine, engine.new("en")))
+    too_hard = [(text[:40], round(grade(text), 1)) for text in texts if grade(text) > MAX_GRADE]
+    assert too_hard == []
