@@ -15,9 +15,11 @@ from bot.engine.events import OTHER_EDITED, Event, Reply, Result
 from bot.engine.flow import DONT_KNOW, Flow, Question
 from bot.engine.handoff import Handoff
 from bot.engine.machine import ALERTS, CONFIRM_PREFIX, CONSENT, DECLINED, DONE, FlowMachine
+from bot.engine.policy import DataPolicy
 from bot.engine.record import Answer, Conversation
 from bot.engine.render import Renderer
 from bot.engine.rules import Verdict
+from bot.engine.safety import SafetyLayer
 from bot.i18n import LANGUAGES, Catalogs, get_catalogs, negotiate
 
 REF_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: easy to read out on the phone
@@ -44,14 +46,15 @@ class Engine:
         flow: Flow,
         catalogs: Catalogs | None = None,
         *,
-        retention_days: int = 30,
+        policy: DataPolicy | None = None,
         contact_promise_days: int = 2,
         new_ref: Callable[[], str] = new_reference,
     ) -> None:
         self.flow = flow
         self.machine = FlowMachine(flow)
-        self.render = Renderer(flow, catalogs or get_catalogs(), retention_days=retention_days)
+        self.render = Renderer(flow, catalogs or get_catalogs(), policy)
         self.handoff = Handoff(self.machine, self.render, new_ref, contact_promise_days)
+        self.safety = SafetyLayer(flow.safety, self.render)
 
     # -- entry points ----------------------------------------------------------------
 
@@ -68,6 +71,7 @@ class Engine:
     def handle(self, conv: Conversation, event: Event) -> Result:
         """Apply one event to ``conv`` (in place) and return the replies and changes."""
         result = Result()
+        seen = self.safety.before(conv, event)  # urgent words typed: advice first, then the step
         if event.kind == "start":
             self._start(conv, event, result)
         elif event.kind == "command":
@@ -89,6 +93,7 @@ class Engine:
             self._confirm(conv, event, result)
         else:
             self._answer(conv, event, result)
+        self.safety.after(conv, result, seen, self._reprompt)
         return result
 
     def knows_state(self, state: str) -> bool:
@@ -326,8 +331,6 @@ class Engine:
         conv.history.append(question.id)
         conv.pending, conv.retries = None, 0
         result.answered.append((question.id, answer))
-        if answer.value in question.urgent_when:
-            result.replies.append(self.render.urgent(conv, question))
         self.machine.trigger(conv, "next")
         if conv.state.startswith(CONFIRM_PREFIX):
             result.replies.append(self.render.confirm(conv, question, self._failing(conv)))
@@ -416,7 +419,7 @@ def load_engine(
     flow_id: str = "nct06751199",
     catalogs: Catalogs | None = None,
     *,
-    retention_days: int = 30,
+    policy: DataPolicy | None = None,
     contact_promise_days: int = 2,
 ) -> Engine:
     """Load ``flows/<flow_id>.yaml`` and build its engine (and its one Machine)."""
@@ -425,6 +428,6 @@ def load_engine(
     return Engine(
         load_flow(flow_path(flow_id)),
         catalogs,
-        retention_days=retention_days,
+        policy=policy,
         contact_promise_days=contact_promise_days,
     )
