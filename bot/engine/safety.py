@@ -89,23 +89,27 @@ def normalise(text: str) -> str:
     return " ".join(kept.replace("\u0640", "").replace("’", "'").split())
 
 
-def _compile(word: str) -> re.Pattern[str]:
-    folded = normalise(word)
-    start = r"(?<!\w)" if _WORD_START.match(folded) else ""
-    return re.compile(start + re.escape(folded))
+def _compile(words: list[str]) -> re.Pattern[str]:
+    """Return one expression finding any of ``words`` (one search per word group)."""
+    parts = []
+    for word in words:
+        folded = normalise(word)
+        start = r"(?<!\w)" if _WORD_START.match(folded) else ""
+        parts.append(start + re.escape(folded))
+    return re.compile("|".join(parts))
 
 
-def _matches(pattern: tuple[tuple[re.Pattern[str], ...], ...], text: str) -> bool:
-    return all(any(word.search(text) for word in group) for group in pattern)
+def _matches(pattern: tuple[re.Pattern[str], ...], text: str) -> bool:
+    return all(group.search(text) for group in pattern)
 
 
 @cache
-def load_signs(path: Path = SIGNS_PATH) -> dict[str, list[tuple[tuple[re.Pattern[str], ...], ...]]]:
+def load_signs(path: Path = SIGNS_PATH) -> dict[str, list[tuple[re.Pattern[str], ...]]]:
     """Load and check the sign sets: every set has patterns in all six languages."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise FlowError(str(path), "file", "must be a mapping of sign sets")
-    signs: dict[str, list[tuple[tuple[re.Pattern[str], ...], ...]]] = {}
+    signs: dict[str, list[tuple[re.Pattern[str], ...]]] = {}
     for name, by_lang in data.items():
         if not isinstance(by_lang, dict) or set(by_lang) != set(LANGUAGES):
             raise FlowError(str(path), f"sign set {name!r}", f"needs exactly {list(LANGUAGES)}")
@@ -119,7 +123,7 @@ def load_signs(path: Path = SIGNS_PATH) -> dict[str, list[tuple[tuple[re.Pattern
                     raise FlowError(
                         str(path), f"sign set {name!r} {lang}", "a pattern is a list of word lists"
                     )
-                patterns.append(tuple(tuple(_compile(w) for w in group) for group in pattern))
+                patterns.append(tuple(_compile(group) for group in pattern))
         signs[str(name)] = patterns
     return signs
 
