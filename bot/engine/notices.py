@@ -213,7 +213,7 @@ class Notices:
             kept.append(t.gettext("A copy of your details goes to the study team by e-mail."))
         parts = [
             t.gettext("Your privacy"),
-            " ".join(kept),
+            "\n".join(kept),
             t.gettext(
                 "Why: to see if the study may fit you and, if you agree, to let the study team "
                 "call you."
