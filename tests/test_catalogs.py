@@ -86,8 +86,8 @@ def english_texts(engine: Engine) -> list[tuple[str, str]]:
         if question.why:
             texts.append((f"why {question.id}", question.why))
         texts.append((f"options {question.id}", ". ".join(o.label for o in question.options) + "."))
-        if question.urgent_text:
-            texts.append((f"urgent {question.id}", question.urgent_text))
+    for situation in engine.flow.safety.situations:
+        texts.append((f"urgent {situation.id}", situation.advice))
     for criterion in engine.flow.criteria:
         texts.append((f"reason {criterion.id}", criterion.fail_text))
         texts.append((f"unknown {criterion.id}", criterion.unknown_text))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from bot.channels.telegram.app import telegram_policy
+from bot.config import Settings
 from bot.engine.contact import clean_email, clean_name, normalise_phone
-from bot.engine.engine import Engine
+from bot.engine.engine import Engine, load_engine
 from bot.engine.events import Event
 from tests.conftest import Patient, with_answers
 
@@ -17,7 +19,8 @@ def at_share(engine: Engine, **changes: str) -> Patient:
     return patient
 
 
-def test_eligible_patient_is_asked_separately_to_share_contact(engine: Engine) -> None:
+def test_eligible_patient_is_asked_separately_to_share_contact() -> None:
+    engine = load_engine(policy=telegram_policy(Settings(_env_file=None)))  # type: ignore[call-arg]
     patient = at_share(engine)
     ending, share = patient.replies
     assert ending.kind == "ending" and share.step == "share"

@@ -15,9 +15,11 @@ from bot.engine.events import OTHER_EDITED, Event, Reply, Result
 from bot.engine.flow import DONT_KNOW, Flow, Question
 from bot.engine.handoff import Handoff
 from bot.engine.machine import ALERTS, CONFIRM_PREFIX, CONSENT, DECLINED, DONE, FlowMachine
+from bot.engine.policy import DataPolicy
 from bot.engine.record import Answer, Conversation
 from bot.engine.render import Renderer
 from bot.engine.rules import Verdict
+from bot.engine.safety import SafetyLayer
 from bot.i18n import LANGUAGES, Catalogs, get_catalogs, negotiate
 
 REF_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: easy to read out on the phone
@@ -44,7 +46,7 @@ class Engine:
         flow: Flow,
         catalogs: Catalogs | None = None,
         *,
-        retention_days: int = 30,
+        policy: DataPolicy | None = None,
         contact_promise_days: int = 2,
         new_ref: Callable[[], str] = new_reference,
         typed: bool = False,
@@ -52,12 +54,11 @@ class Engine:
     ) -> None:
         self.flow = flow
         self.machine = FlowMachine(flow)
-        self.render = Renderer(
-            flow, catalogs or get_catalogs(), retention_days=retention_days, typed=typed
-        )
+        self.render = Renderer(flow, catalogs or get_catalogs(), policy, typed=typed)
         if call_languages:
             self.render.call_languages = tuple(call_languages)
         self.handoff = Handoff(self.machine, self.render, new_ref, contact_promise_days)
+        self.safety = SafetyLayer(flow.safety, self.render)
 
     # -- entry points ----------------------------------------------------------------
 
@@ -74,6 +75,7 @@ class Engine:
     def handle(self, conv: Conversation, event: Event) -> Result:
         """Apply one event to ``conv`` (in place) and return the replies and changes."""
         result = Result()
+        seen = self.safety.before(conv, event)  # urgent words typed: advice first, then the step
         if event.kind == "start":
             self._start(conv, event, result)
         elif event.kind == "command":
@@ -95,6 +97,7 @@ class Engine:
             self._confirm(conv, event, result)
         else:
             self._answer(conv, event, result)
+        self.safety.after(conv, result, seen, self._reprompt)
         return result
 
     def knows_state(self, state: str) -> bool:
@@ -332,8 +335,6 @@ class Engine:
         conv.history.append(question.id)
         conv.pending, conv.retries = None, 0
         result.answered.append((question.id, answer))
-        if answer.value in question.urgent_when:
-            result.replies.append(self.render.urgent(conv, question))
         self.machine.trigger(conv, "next")
         if conv.state.startswith(CONFIRM_PREFIX):
             result.replies.append(self.render.confirm(conv, question, self._failing(conv)))
@@ -422,7 +423,7 @@ def load_engine(
     flow_id: str = "nct06751199",
     catalogs: Catalogs | None = None,
     *,
-    retention_days: int = 30,
+    policy: DataPolicy | None = None,
     contact_promise_days: int = 2,
     typed: bool = False,
     call_languages: Sequence[str] = (),
@@ -433,7 +434,7 @@ def load_engine(
     return Engine(
         load_flow(flow_path(flow_id)),
         catalogs,
-        retention_days=retention_days,
+        policy=policy,
         contact_promise_days=contact_promise_days,
         typed=typed,
         call_languages=call_languages,

@@ -23,6 +23,7 @@ from bot.engine.rules import (
     compile_condition,
     compile_rule,
 )
+from bot.engine.safety import Safety, parse_safety
 from bot.engine.units import load_units
 
 SCHEMA = 1
@@ -35,7 +36,6 @@ _QUESTION_KEYS = frozenset(
         "why",
         "options",
         "when",
-        "urgent",
         "quantity",
         "units",
         "bare",
@@ -59,6 +59,7 @@ _TOP_KEYS = frozenset(
         "option_sets",
         "questions",
         "criteria",
+        "safety",
     }
 )
 DONT_KNOW = "unknown"
@@ -84,8 +85,6 @@ class Question:
     when: Condition | None = None
     when_facts: frozenset[str] = frozenset()
     measure: MeasureSpec | None = None
-    urgent_when: frozenset[str] = frozenset()
-    urgent_text: str = ""
 
     @property
     def option_ids(self) -> frozenset[str]:
@@ -119,6 +118,7 @@ class Flow:
     questions: tuple[Question, ...]
     criteria: tuple[Criterion, ...]
     source: str = ""
+    safety: Safety = field(default_factory=Safety)
     _index: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
     _last: dict[str, FactView] = field(default_factory=dict, compare=False, repr=False)
 
@@ -298,12 +298,6 @@ def parse_flow(data: Any, source: str = "<flow>") -> Flow:
                 raise FlowError(
                     source, where, f"'when' reads {later}, which are not asked before it"
                 )
-        urgent = raw.get("urgent") or {}
-        if urgent:
-            _check_keys(urgent, frozenset({"when", "text"}), f"{where} urgent", source)
-            _need(urgent, "text", str, f"{where} urgent", source)
-            if not set(urgent.get("when") or []) <= infos[qid].options:
-                raise FlowError(source, where, "'urgent.when' must list option ids of the question")
         questions.append(
             Question(
                 id=qid,
@@ -314,8 +308,6 @@ def parse_flow(data: Any, source: str = "<flow>") -> Flow:
                 when=when,
                 when_facts=when_facts,
                 measure=_measure(raw, where, source) if raw["kind"] == "measurement" else None,
-                urgent_when=frozenset(urgent.get("when") or ()),
-                urgent_text=urgent.get("text", ""),
             )
         )
 
@@ -363,6 +355,7 @@ def parse_flow(data: Any, source: str = "<flow>") -> Flow:
         questions=tuple(questions),
         criteria=tuple(criteria),
         source=source,
+        safety=parse_safety(data.get("safety"), infos, source),
     )
 
 

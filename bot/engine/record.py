@@ -49,6 +49,7 @@ class Conversation:
     retries: int = 0  # failed attempts at the current step
     contact: dict[str, str] | None = None  # contact details while they are being collected
     agreed: bool = False  # agreed to health questions in this conversation
+    urgent: list[str] = field(default_factory=list)  # urgent situations shown, to repeat at the end
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -72,6 +73,8 @@ class Conversation:
             data["contact"] = dict(self.contact)
         if self.agreed:
             data["agreed"] = True
+        if self.urgent:
+            data["urgent"] = list(self.urgent)
         return data
 
     @classmethod
@@ -89,4 +92,5 @@ class Conversation:
             retries=int(data.get("retries", 0)),
             contact=data.get("contact"),
             agreed=bool(data.get("agreed", False)),
+            urgent=list(data.get("urgent", [])),
         )

@@ -11,25 +11,30 @@ from collections.abc import Sequence
 
 from babel.lists import format_list
 
-from bot.engine import answers, faq
+from bot.engine import answers
 from bot.engine.events import Choice, Reply
 from bot.engine.flow import DONT_KNOW, Flow, Question
+from bot.engine.notices import BULLET, Notices
+from bot.engine.policy import DataPolicy
 from bot.engine.record import Answer, Conversation
 from bot.i18n import Catalogs, Translator
 from bot.i18n.languages import LANGUAGE_NAMES, SPOKEN_LANGUAGES
 
-BULLET = "• "
 
-
-class Renderer:
+class Renderer(Notices):
     """Build replies from the flow's texts and the catalogs."""
 
     def __init__(
-        self, flow: Flow, catalogs: Catalogs, *, retention_days: int = 30, typed: bool = False
+        self,
+        flow: Flow,
+        catalogs: Catalogs,
+        policy: DataPolicy | None = None,
+        *,
+        typed: bool = False,
     ) -> None:
         self.flow = flow
         self.catalogs = catalogs
-        self.retention_days = retention_days
+        self.policy = policy or DataPolicy()
         self.typed = typed  # answers are typed numbers (terminal), not tapped buttons
         self.call_languages: tuple[str, ...] = tuple(SPOKEN_LANGUAGES)
 
@@ -260,10 +265,6 @@ class Renderer:
         """Confirm the new language, in that language."""
         return Reply(self.t(conv).gettext("OK, I will write in English from now on."))
 
-    def urgent(self, conv: Conversation, question: Question) -> Reply:
-        """Return the urgent-care advice tied to an answer."""
-        return Reply(self.t(conv).pgettext(question.id, question.urgent_text), kind="urgent")
-
     # -- stopping early, endings -------------------------------------------------------
 
     def confirm_labels(self, conv: Conversation) -> list[tuple[str, str]]:
@@ -393,78 +394,11 @@ class Renderer:
             )
         )
 
-    def faq(self, conv: Conversation) -> Reply:
-        """Answer the common questions, each with its source (see ``bot/engine/faq.py``)."""
-        t = self.t(conv)
-        parts = [t.gettext("Questions people often ask")]
-        parts += [
-            f"{t.gettext(e.question)}\n{t.gettext(e.answer)}\n{t.gettext(e.source)}"
-            for e in faq.ENTRIES
-        ]
-        return Reply("\n\n".join(parts))
-
-    def privacy(self, conv: Conversation) -> Reply:
-        """Say what is kept, why, for how long, and who sees it."""
-        t = self.t(conv)
-        return Reply(
-            t.gettext(
-                "Your privacy\n\n"
-                "What we keep: your answers, your language and how you found us. "
-                "Your name and phone number only if you agree to share them, and then locked "
-                "(encrypted).\n\n"
-                "Why: to see if the study may fit you and, if you agree, to let the study team "
-                "call you.\n\n"
-                "How long: if you stop before the end, "
-                "we delete your answers after {days}.\n\n"
-                "Who sees it: only the study team at {site}. Telegram's servers are outside "
-                "mainland China.\n\n"
-                "You can type /delete at any time to erase everything about you.",
-                days=t.ngettext("{n} day", "{n} days", self.retention_days),
-                site=t.pgettext("flow", self.flow.site),
-            )
-        )
-
-    def delete_question(self, conv: Conversation, step: str) -> Reply:
-        """Ask before erasing everything about the patient."""
-        t = self.t(conv)
-        return Reply(
-            t.gettext("Do you want to erase all your answers and details? This cannot be undone."),
-            kind="confirm",
-            choices=(
-                Choice("erase", t.gettext("Yes, erase everything")),
-                Choice("keep", t.gettext("No, keep them")),
-            ),
-            expects="choice",
-            step=step,
-        )
-
     def nothing_deleted(self, conv: Conversation) -> Reply:
         """Confirm that nothing was erased."""
         return Reply(self.t(conv).gettext("OK, nothing was erased."))
 
-    def deleted(self, conv: Conversation) -> Reply:
-        """Confirm the erasure."""
-        return Reply(
-            self.t(conv).gettext(
-                "Done: everything about you is erased. Thank you for your time. "
-                "Type /start if you want to begin again."
-            )
-        )
-
     # -- consent and handing over to the study team ----------------------------------------
-
-    def consent_question(self, conv: Conversation, step: str) -> Reply:
-        """Ask for agreement to health questions before the first one (PIPL art. 28-29)."""
-        t = self.t(conv)
-        text = t.gettext(
-            "Before we start: I will ask about your health. Health facts are sensitive "
-            "personal information, so I need your agreement.\n\n"
-            "We use your answers only to see if this study may fit you. "
-            "Type /privacy to read what we keep and for how long.\n\n"
-            "Do you agree?"
-        )
-        choices = (Choice("agree", t.gettext("Yes, I agree")), Choice("decline", t.gettext("No")))
-        return Reply(text, kind="question", choices=choices, expects="choice", step=step)
 
     def declined(self, conv: Conversation) -> Reply:
         """End kindly when the patient does not agree to health questions."""
@@ -475,22 +409,6 @@ class Renderer:
             ),
             kind="ending",
         )
-
-    def share_question(self, conv: Conversation, step: str) -> Reply:
-        """Ask, separately, to hand the patient's contact details to the study team."""
-        t = self.t(conv)
-        text = t.gettext(
-            "The study team at {site} would like to talk with you.\n\n"
-            "May we send them your name and phone number, so they can call you? "
-            "We send nothing else without asking you.\n\n"
-            "Please note: Telegram's servers are outside mainland China.",
-            site=t.pgettext("flow", self.flow.site),
-        )
-        choices = (
-            Choice("yes", t.gettext("Yes, send my details")),
-            Choice("no", t.gettext("No, thank you")),
-        )
-        return Reply(text, kind="question", choices=choices, expects="choice", step=step)
 
     def share_refused(self, conv: Conversation) -> Reply:
         """Close kindly when the patient does not want to be contacted."""

@@ -25,6 +25,7 @@ from bot.engine.answers import bmi, canonical_unit, unit_label
 from bot.engine.errors import FlowError
 from bot.engine.facts import Fact
 from bot.engine.flow import DONT_KNOW, Flow, flow_path, load_flow
+from bot.engine.policy import SHARED_FIELDS
 from bot.engine.record import Answer
 from bot.engine.rules import Verdict
 from bot.i18n import Catalogs, Translator, get_catalogs, negotiate
@@ -50,6 +51,8 @@ NEXT_STATUSES: dict[str, tuple[str, ...]] = {
     "enrolled": (),
     "screen_failed": (),
 }
+#: What a card carries about the patient; the sharing consent names each of these.
+CARD_FIELDS = SHARED_FIELDS
 ICONS = {Verdict.PASS: "✅", Verdict.FAIL: "❌", Verdict.UNKNOWN: "❔", Verdict.PENDING: "❔"}
 
 

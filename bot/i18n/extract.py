@@ -1,9 +1,10 @@
 """pybabel extractors for the YAML data that holds patient-facing words.
 
-``flows/*.yaml``: question texts, "why" lines and urgent advice get the question id as
-context; option labels get "option"; criterion texts get "criterion:<id>"; the flow's
-title and site get "flow". ``bot/engine/units.yaml``: unit labels get "unit". These
-are exactly the contexts the engine's renderer translates them with.
+``flows/*.yaml``: question texts and "why" lines get the question id as context; option
+labels get "option"; criterion texts get "criterion:<id>"; the flow's title and site get
+"flow"; urgent advice gets "safety:<situation id>" and emergency-number places "place".
+``bot/engine/units.yaml``: unit labels get "unit". These are exactly the contexts the
+engine's renderer translates them with.
 """
 
 from __future__ import annotations
@@ -41,6 +42,17 @@ def _options(node: yaml.Node | None) -> Iterator[Extracted]:
             yield from _entry(_mapping(item).get("label"), "option", "an answer button")
 
 
+def _safety(safety: dict[str, yaml.Node]) -> Iterator[Extracted]:
+    for item in getattr(safety.get("emergency"), "value", []):
+        yield from _entry(_mapping(item).get("place"), "place", "where an emergency number works")
+    for situation in getattr(safety.get("situations"), "value", []):
+        fields = _mapping(situation)
+        context = f"safety:{_scalar(fields.get('id')) or '?'}"
+        yield from _entry(
+            fields.get("advice"), context, "urgent advice: get help now, never a diagnosis"
+        )
+
+
 def extract_flow(
     fileobj: IO[bytes], keywords: Any, comment_tags: Any, options: Any
 ) -> Iterator[Extracted]:
@@ -57,11 +69,6 @@ def extract_flow(
         qid = _scalar(fields.get("id")) or "?"
         yield from _entry(fields.get("text"), qid, "a question; keep it plain and short")
         yield from _entry(fields.get("why"), qid, "why we ask this question")
-        yield from _entry(
-            _mapping(fields.get("urgent") or yaml.MappingNode("", [])).get("text"),
-            qid,
-            "urgent-care advice; name the local emergency number",
-        )
         yield from _options(fields.get("options"))
         measured = measured or _scalar(fields.get("kind")) == "measurement"
     if measured and root is not None:
@@ -71,6 +78,7 @@ def extract_flow(
             ("option", DONT_KNOW_LABEL),
             ["an answer button"],
         )
+    yield from _safety(_mapping(top.get("safety") or yaml.MappingNode("", [])))
     for criterion in getattr(top.get("criteria"), "value", []):
         fields = _mapping(criterion)
         context = f"criterion:{_scalar(fields.get('id')) or '?'}"

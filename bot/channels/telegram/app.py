@@ -27,6 +27,7 @@ from bot.channels.telegram.handlers import COMMANDS, TelegramChannel, command_me
 from bot.channels.telegram.ordering import PerChatUpdateProcessor
 from bot.channels.telegram.webhook import WebhookServer
 from bot.config import Settings
+from bot.engine.policy import N_, DataPolicy
 
 if TYPE_CHECKING:
     from bot.channels.telegram.team import TeamOptions
@@ -84,6 +85,15 @@ def register(app: Application, channel: TelegramChannel) -> None:  # type: ignor
     )
     app.add_handler(MessageHandler(filters.ChatType.GROUPS, channel.group))
     app.add_error_handler(_on_error)
+
+
+#: Where Telegram's servers are: said in both consents and in /privacy.
+TRANSIT = N_("Messages with this bot pass through Telegram's servers, outside mainland China.")
+
+
+def telegram_policy(settings: Settings) -> DataPolicy:
+    """Return the data policy in force for the Telegram bot."""
+    return DataPolicy.from_settings(settings, channel="Telegram", transit=TRANSIT)
 
 
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -145,7 +155,7 @@ async def serve(
 
     engine = load_engine(
         settings.flow,
-        retention_days=settings.retention_days,
+        policy=telegram_policy(settings),
         contact_promise_days=settings.contact_promise_days,
         call_languages=settings.call_languages,
     )
