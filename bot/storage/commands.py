@@ -8,6 +8,7 @@ from bot.storage import db
 from bot.storage.crypto import generate_key
 from bot.storage.errors import StorageError
 from bot.storage.migrations import upgrade as run_migrations
+from bot.storage.retention import Retention
 from bot.storage.store import Store
 
 
@@ -32,9 +33,15 @@ def keygen() -> str:
 
 
 async def purge(settings: Settings) -> dict[str, int]:
-    """Delete what is past RETENTION_DAYS; returns the number of rows removed per table."""
+    """Delete what is past RETENTION_DAYS, FINISHED_RETENTION_DAYS and REFERRAL_RETENTION_DAYS;
+    returns the number of rows removed per table."""
+    keep = Retention.from_settings(settings)
     store = await Store.open(settings)
     try:
-        return await store.purge(retention_days=settings.retention_days)
+        return await store.purge(
+            retention_days=keep.days,
+            finished_days=keep.finished_days,
+            referral_days=keep.referral_days,
+        )
     finally:
         await store.close()

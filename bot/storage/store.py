@@ -84,6 +84,7 @@ from bot.storage.errors import (
     ReferralNotFoundError,
     SchemaNotReadyError,
     StaleStatusError,
+    StatusTransitionError,
     StorageError,
     WrongKeyError,
 )
@@ -729,7 +730,9 @@ class Store:
         """Move a referral to ``new_status``, with history and an audit line.
 
         ``expected``: the status the coordinator saw; if it changed meanwhile (two people
-        pressing buttons) ``StaleStatusError`` is raised and nothing changes. Leaving ``new``
+        pressing buttons) ``StaleStatusError`` is raised and nothing changes; a status the
+        workflow (``models.next_statuses``) does not allow after the current one raises
+        ``StatusTransitionError`` (a ``StaleStatusError``). Leaving ``new``
         acknowledges the referral (``first_acknowledgement``: tell the patient).
         """
         if new_status not in m.REFERRAL_STATUSES:
@@ -738,7 +741,7 @@ class Store:
 
         def run(conn: Connection) -> StatusChange:
             now = self._now()
-            stmt = select(_R.c.id, _R.c.status, _R.c.acknowledged_at).where(
+            stmt = select(_R.c.id, _R.c.status, _R.c.acknowledged_at, _R.c.attempts).where(
                 _R.c.ref_code == ref_code
             )
             if self.dialect == "postgresql":
@@ -751,6 +754,10 @@ class Store:
             first_ack = row.acknowledged_at is None and new_status != "new"
             if row.status == new_status:
                 return StatusChange(ref_code, row.status, new_status, now, False)
+            if new_status not in m.next_statuses(row.status, row.attempts):
+                raise StatusTransitionError(
+                    f"referral {ref_code} cannot go from {row.status} to {new_status}"
+                )
             values: dict[str, Any] = {"status": new_status, "updated_at": now}
             if first_ack:
                 values["acknowledged_at"] = now
@@ -938,16 +945,24 @@ class Store:
         retention_days: int = 30,
         *,
         finished_days: int | None = None,
+        referral_days: int | None = None,
     ) -> dict[str, int]:
-        """Delete what is past retention (see ``retention.purge_rows``) and leave an audit line;
-        returns row counts per table."""
-        if retention_days < 1:
-            raise ValueError("retention_days must be at least 1")
+        """Delete what is past retention (see ``retention.purge_rows``: ``finished_days``
+        unset means ``retention_days``, ``referral_days`` unset keeps referrals) and leave an
+        audit line; returns row counts per table."""
+        keep = retention.Retention(retention_days, finished_days, referral_days)
+        if min(d for d in (retention_days, finished_days, referral_days, 1) if d is not None) < 1:
+            raise ValueError("retention periods must be at least 1 day")
 
         def run(conn: Connection) -> dict[str, int]:
             at = now or self._now()
-            counts = retention.purge_rows(conn, at, retention_days, finished_days)
-            detail = {"retention_days": retention_days, "rows": counts}
+            counts = retention.purge_rows(conn, at, keep, self._crypto.encrypt)
+            detail = {
+                "retention_days": retention_days,
+                "finished_days": finished_days,
+                "referral_days": referral_days,
+                "rows": counts,
+            }
             self._audit(conn, at, None, "purge", None, detail)
             return counts
 
