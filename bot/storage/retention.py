@@ -65,7 +65,7 @@ class Retention:
 
 
 def redaction_row(
-    ref: str, message_id: int, reason: str, at: datetime, encrypt: Callable[[str], str]
+    ref: str, message_id: int, reason: str, at: Any, encrypt: Callable[[str], str]
 ) -> dict[str, Any]:
     """The outbox row that edits a referral's team-chat card down to its reference code."""
     payload = {"ref": ref, "message_id": message_id, "reason": reason}

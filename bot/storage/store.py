@@ -820,10 +820,11 @@ class Store:
 
         return await self._run(run)
 
-    async def set_card_message(self, ref_code: str, message_id: int) -> None:
-        """Remember the team-chat message that shows this referral's card."""
+    async def set_card_message(self, ref_code: str, message_id: int) -> bool:
+        """Remember the team-chat message that shows this referral's card; False when the
+        referral no longer exists (erased meanwhile: the card must be redacted)."""
         stmt = update(_R).where(_R.c.ref_code == ref_code).values(card_message_id=message_id)
-        await self._run(lambda c: c.execute(stmt))
+        return bool(await self._run(lambda c: c.execute(stmt).rowcount))
 
     async def referrals_to_remind(self, hours: int) -> list[str]:
         """Codes of referrals nobody acknowledged within ``hours`` and not reminded since."""

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from bot.storage import models as m
+from bot.storage import retention
 from bot.storage.crypto import Crypto
 from bot.storage.errors import ConcurrentTurnError, StorageError
 
@@ -417,6 +418,10 @@ class Statements:
         self.select_cards = q(
             select(_R.c.ref_code, _R.c.card_message_id).where(_R.c.conversation_id == cid)
         )
+        audit = m.audit_log
+        self.scrub_audit = q(
+            update(audit).where(audit.c.subject == bindparam("ref")).values(subject=None)
+        )
         history = m.referral_history
         self.erase = [
             (
@@ -558,7 +563,7 @@ async def flush(
     loaded = turn._loaded
     cid = loaded.conversation_id
     if turn._erase:
-        turn.erasure = await erase(drv, s, cid, t, actor_hash=turn._erase_actor)
+        turn.erasure = await erase(drv, s, crypto, cid, t, actor_hash=turn._erase_actor)
         return
     saved = turn._save
     if saved is not None:
@@ -686,17 +691,36 @@ async def flush(
 
 
 async def erase(
-    drv: Driver, s: Statements, cid: int | None, t: Any, *, actor_hash: str | None
+    drv: Driver,
+    s: Statements,
+    crypto: Crypto,
+    cid: int | None,
+    t: Any,
+    *,
+    actor_hash: str | None,
 ) -> Erasure:
     """Delete one conversation and everything that hangs off it, and leave an audit line
     saying only that an erasure happened and how many rows it removed: nothing in it points
-    back to the person, not even their keyed hash."""
+    back to the person, not even their keyed hash.
+
+    In the same transaction each team-chat card already posted gets an outbox item that
+    edits it down to its reference code (it survives restarts and Telegram faults), and
+    earlier audit lines lose the reference code they named."""
     counts = {name: 0 for name, _q in s.erase}
     cards: list[tuple[str, int | None]] = []
     if cid is not None:
         cards = [(r[0], r[1]) for r in await drv.rows(s.select_cards, {"cid": cid})]
         for name, q in s.erase:
             counts[name] = await drv.count(q, {"cid": cid})
+        redactions = [
+            retention.redaction_row(ref, mid, "erased", t, crypto.encrypt)
+            for ref, mid in cards
+            if mid is not None
+        ]
+        if redactions:
+            await drv.many(s.insert_outbox, redactions)
+        for ref, _mid in cards:
+            await drv.count(s.scrub_audit, {"ref": ref})
     detail = {"by": "coordinator" if actor_hash else "self", "rows": counts}
     await drv.count(
         s.insert_audit,

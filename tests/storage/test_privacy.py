@@ -122,6 +122,12 @@ async def test_erasing_a_person_removes_their_rows_and_leaves_a_clean_audit_line
     assert mine not in text and code not in text
     assert plain_text_hits(text.encode("utf-8")) == []
     assert line.detail["rows"]["conversations"] == 1
+    # the coordinator's earlier status change no longer names the erased referral
+    assert all(a.subject != code for a in audit)
+    # the posted card is redacted through the outbox, in the erasure's own transaction
+    [redaction] = await store.claim_outbox("w", 10, kinds=["card_redaction"])
+    assert redaction.payload == {"ref": code, "message_id": 4242, "reason": "erased"}
+    assert redaction.user_hash is None and redaction.dedupe_key == "redact:4242"
 
 
 async def test_erasure_inside_a_turn(store: Store) -> None:

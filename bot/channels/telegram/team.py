@@ -250,6 +250,22 @@ class TelegramSender:
             except TelegramError as exc:
                 raise send_error(exc) from None
 
+    async def redact_card(self, message_id: int, text: Text) -> None:
+        """Edit a card down to ``text`` without buttons (edits are not paced: they do not
+        count against the group limit). A card already gone or already redacted is done."""
+        chat_id = self.team_chat_id
+        if chat_id is None:
+            raise SendError("STUDY_TEAM_CHAT_ID is not set", permanent=True)
+        try:
+            await self.bot.edit_message_text(
+                text.html, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML
+            )
+        except BadRequest as exc:
+            if not any(s in exc.message for s in ("not modified", "not found")):
+                raise send_error(exc) from None
+        except TelegramError as exc:
+            raise send_error(exc) from None
+
     async def edit_card(self, chat_id: int, message_id: int, card: Card) -> None:
         """Show a card's new state in place (edits do not count against the group limit)."""
         try:
