@@ -77,7 +77,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
-from bot.storage import db, retention, turns
+from bot.storage import db, keys, retention, turns
 from bot.storage import models as m
 from bot.storage.crypto import Crypto
 from bot.storage.errors import (
@@ -355,8 +355,7 @@ class Store:
         database cannot be used or is locked, and ``SchemaNotReadyError`` when it needs
         ``python -m bot db upgrade``.
         """
-        key = settings.data_encryption_key
-        crypto = Crypto(key.get_secret_value() if key is not None else None)
+        crypto = Crypto(settings.encryption_keys())
         url = db.parse_url(settings.database_url)
         backend: _Sqlite | _Postgres
         if db.is_sqlite(url):
@@ -384,22 +383,14 @@ class Store:
                 f"{revision or 'none'}, and this version of the bot needs {head_revision()}. "
                 "Run `python -m bot db upgrade`."
             )
-        check = self._crypto.key_check
-        stmt = select(m.meta.c.value).where(m.meta.c.key == "key_check")
-        stored = conn.execute(stmt).scalar_one_or_none()
-        if stored is None:  # first start: remember which key this database belongs to
-            rows = [
-                {"key": "key_check", "value": check},
-                {"key": "key_check_created_at", "value": self._now().isoformat()},
-            ]
-            conn.execute(self._upsert(m.meta).on_conflict_do_nothing(), rows)
-            stored = conn.execute(stmt).scalar_one()
-        if stored != check:
+        secret = keys.database_lookup_secret(conn, self._crypto, self._now())
+        if secret is None:
             raise WrongKeyError(
-                "DATA_ENCRYPTION_KEY is not the key this database was first used with, so its "
-                "personal data cannot be read. Nothing was changed. Set DATA_ENCRYPTION_KEY back "
-                f"to the original key (database: DATABASE_URL={db.describe(self.url)})."
+                "DATA_ENCRYPTION_KEYS holds none of the keys this database was used with, so "
+                "its personal data cannot be read. Nothing was changed. Put the original key "
+                f"back in DATA_ENCRYPTION_KEYS (database: DATABASE_URL={db.describe(self.url)})."
             )
+        self._crypto.use_lookup_secret(secret)
 
     async def close(self) -> None:
         """Close the database connections (a second call does nothing)."""
@@ -448,7 +439,7 @@ class Store:
         user_hash = self._crypto.lookup(user_key)
         a = m.answers
         stmt = (
-            select(a.c.fact, a.c.value, a.c.raw_enc, a.c.unit, a.c.answered_at)
+            select(a.c.fact, a.c.value_enc, a.c.raw_enc, a.c.unit, a.c.answered_at)
             .join(_C, _C.c.id == a.c.conversation_id)
             .where(_C.c.user_hash == user_hash)
             .order_by(a.c.id)
@@ -457,8 +448,9 @@ class Store:
         return [self._answer_view(r) for r in rows]
 
     def _answer_view(self, row: Any) -> AnswerView:
-        fact, value, raw_enc, unit, at = row
-        return AnswerView(fact, value, self._crypto.decrypt_opt(raw_enc) or "", unit, at)
+        fact, value_enc, raw_enc, unit, at = row
+        dec = self._crypto.decrypt
+        return AnswerView(fact, dec(value_enc), self._crypto.decrypt_opt(raw_enc) or "", unit, at)
 
     # ----------------------------------------------------------------- outbox
 
@@ -641,7 +633,9 @@ class Store:
         a, o, k = m.answers, m.outcomes, m.contacts
         answers: dict[int, dict[str, AnswerView]] = {}
         for ar in conn.execute(
-            select(a.c.conversation_id, a.c.fact, a.c.value, a.c.raw_enc, a.c.unit, a.c.answered_at)
+            select(
+                a.c.conversation_id, a.c.fact, a.c.value_enc, a.c.raw_enc, a.c.unit, a.c.answered_at
+            )
             .where(a.c.conversation_id.in_(cids))
             .order_by(a.c.id)
         ):
@@ -923,6 +917,12 @@ class Store:
         )
         rows = await self._run(lambda c: c.execute(stmt).all(), write=False)
         return [AuditView(*r) for r in rows]
+
+    # ----------------------------------------------------------------- keys
+
+    async def rotate_batch(self, size: int = 500) -> tuple[str, int] | None:
+        """One step of ``python -m bot rotate-key`` (see ``keys.rotate_batch``)."""
+        return await self._run(lambda c: keys.rotate_batch(c, self._crypto, size))
 
     # ----------------------------------------------------------------- erasure and retention
 

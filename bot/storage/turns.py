@@ -358,7 +358,7 @@ class Statements:
             update(_C).where(_C.c.id == bindparam("b_id")).values(chat_enc=bindparam("b_chat"))
         )
         self.insert_answer = q(
-            ins(_A), ("conversation_id", "fact", "value", "raw_enc", "unit", "answered_at")
+            ins(_A), ("conversation_id", "fact", "value_enc", "raw_enc", "unit", "answered_at")
         )
         self.insert_outcome = q(
             ins(m.outcomes),
@@ -609,7 +609,7 @@ async def flush(
                 {
                     "conversation_id": cid,
                     "fact": a["fact"],
-                    "value": a["value"],
+                    "value_enc": crypto.encrypt(a["value"]),
                     "raw_enc": crypto.encrypt(a["raw"]) if a["raw"] else None,
                     "unit": a["unit"],
                     "answered_at": t if a["at"] is None else drv.time(a["at"]),

@@ -16,7 +16,9 @@ PHONE = "+86 138 0013 8000"
 TELEGRAM_ID = 987654321
 USERNAME = "li_lei_<b>&*"
 EMAIL = "li.lei@example.cn"
-SECRETS = [NAME, "李雷", PHONE, "13800138000", str(TELEGRAM_ID), USERNAME, EMAIL]
+#: Answer values (an option id, a canonical number) are health data too: encrypted at rest.
+ANSWER_VALUES = ["65.0", "hiv_positive", "pregnant_now"]
+SECRETS = [NAME, "李雷", PHONE, "13800138000", str(TELEGRAM_ID), USERNAME, EMAIL, *ANSWER_VALUES]
 
 
 async def screen_with_contact(store: Store, user_id: int = TELEGRAM_ID, base: int = 0) -> str:
@@ -56,8 +58,13 @@ async def test_personal_data_is_not_in_the_database_or_the_logs(
     caplog.set_level(logging.DEBUG, logger="sqlalchemy")  # its statements and results too
     store = await open_store()
     code = await screen_with_contact(store)
+    async with store.turn(f"tg:{TELEGRAM_ID}", 4) as turn:
+        turn.add_answer("hiv", "hiv_positive")
+        turn.add_answer("pregnancy", "pregnant_now")
     details = await store.referral(code)  # the card can be rebuilt, decrypted
     assert details is not None and details.contact is not None
+    assert details.answers["hiv"].value == "hiv_positive"
+    assert details.answers["weight"].value == "65.0"
     assert (details.contact.name, details.contact.phone) == (NAME, PHONE)
     assert details.contact.username == USERNAME and details.chat_id == TELEGRAM_ID
     assert details.answers["weight"].raw == "130斤"
