@@ -64,6 +64,12 @@ class Retention:
         )
 
 
+def referral_keys(ref: str) -> list[str]:
+    """The outbox keys that name a referral (its card, e-mail and patient notice), so an
+    erasure can remove those not linked to the conversation (see ``bot.handoff``)."""
+    return [ref, f"mail:{ref}", f"ack:{ref}"]
+
+
 def redaction_row(
     ref: str, message_id: int, reason: str, at: Any, encrypt: Callable[[str], str]
 ) -> dict[str, Any]:
@@ -88,7 +94,8 @@ def queue_redactions(
     at: datetime,
     encrypt: Callable[[str], str],
 ) -> int:
-    """Queue a redaction for each card that was posted; scrub the codes from the audit log."""
+    """Queue a redaction for each card that was posted; scrub the codes from the audit log
+    and drop outbox items still named after them."""
     rows = [redaction_row(ref, mid, reason, at, encrypt) for ref, mid in cards if mid is not None]
     if rows:
         conn.execute(insert(_O), rows)
@@ -96,6 +103,8 @@ def queue_redactions(
     if codes:
         audit = m.audit_log
         conn.execute(audit.update().where(audit.c.subject.in_(codes)).values(subject=None))
+        named = [key for ref in codes for key in referral_keys(ref)]
+        conn.execute(delete(_O).where(_O.c.dedupe_key.in_(named)))
     return len(rows)
 
 

@@ -422,6 +422,7 @@ class Statements:
         self.scrub_audit = q(
             update(audit).where(audit.c.subject == bindparam("ref")).values(subject=None)
         )
+        self.delete_outbox_key = q(delete(_O).where(_O.c.dedupe_key == bindparam("key")))
         history = m.referral_history
         self.erase = [
             (
@@ -721,6 +722,8 @@ async def erase(
             await drv.many(s.insert_outbox, redactions)
         for ref, _mid in cards:
             await drv.count(s.scrub_audit, {"ref": ref})
+            for key in retention.referral_keys(ref):
+                await drv.count(s.delete_outbox_key, {"key": key})
     detail = {"by": "coordinator" if actor_hash else "self", "rows": counts}
     await drv.count(
         s.insert_audit,

@@ -104,6 +104,7 @@ async def test_erasing_a_person_removes_their_rows_and_leaves_a_clean_audit_line
     await store.set_card_message(code, 4242)
     await screen_with_contact(store, user_id=555, base=10)  # someone else, kept
     await store.set_referral_status(code, "contacted", "tg:1001")
+    await store.enqueue("patient_notice", f"ack:{code}", {"ref": code})  # no user key known
     mine = store.user_hash(f"tg:{TELEGRAM_ID}")
 
     erased = await store.erase_person(f"tg:{TELEGRAM_ID}")
@@ -131,8 +132,10 @@ async def test_erasing_a_person_removes_their_rows_and_leaves_a_clean_audit_line
     assert line.detail["rows"]["conversations"] == 1
     # the coordinator's earlier status change no longer names the erased referral
     assert all(a.subject != code for a in audit)
-    # the posted card is redacted through the outbox, in the erasure's own transaction
+    # the posted card is redacted through the outbox, in the erasure's own transaction, and
+    # nothing queued under the reference code is left
     [redaction] = await store.claim_outbox("w", 10, kinds=["card_redaction"])
+    assert await store.claim_outbox("w", 10, kinds=["patient_notice"]) == []
     assert redaction.payload == {"ref": code, "message_id": 4242, "reason": "erased"}
     assert redaction.user_hash is None and redaction.dedupe_key == "redact:4242"
 
