@@ -3,7 +3,12 @@ databases from before rotation, and the migration that encrypts answer values.""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -192,5 +197,34 @@ async def test_the_migration_encrypts_existing_answer_values(empty_db_url: str, 
             lambda c: list(c.execute(sa.select(m.answers.c.value_enc)).scalars()), write=False
         )
         assert all("hiv_positive" not in v and "65.0" not in v for v in stored)
+    finally:
+        await store.close()
+
+
+async def test_the_rotate_key_command_line(
+    db_url: str, settings: Settings, key: str, clock: Clock, tmp_path: Path
+) -> None:
+    store = await Store.open(settings, clock=clock)
+    code = await screen_with_contact(store)
+    await store.close()
+    new = commands.keygen()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATA_", "DATABASE_"))} | {
+        "DATABASE_URL": db_url,
+        "DATA_ENCRYPTION_KEYS": f"{new},{key}",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "rotate-key", "--batch", "1"],
+        env=env,
+        cwd=tmp_path,  # no .env there
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["contacts"] == 1
+    assert "can be removed" in done.stderr and NAME not in done.stderr + done.stdout
+    store = await Store.open(with_keys(settings, new), clock=clock)
+    try:
+        await check_person(store, code)
     finally:
         await store.close()
