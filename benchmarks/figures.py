@@ -267,6 +267,7 @@ async def prefill(settings: Any, key: str, count: int, answers: int) -> None:
     ]
     facts = [q.id for q in engine().flow.questions][: max(answers, 1)]
     url = db.parse_url(settings.database_url)
+    no = crypto.encrypt("no")  # every seeded answer is "no"
     if db.is_sqlite(url):
         path = db.sqlite_file(url)
         conn = sqlite3.connect(str(path), isolation_level=None)
@@ -280,9 +281,9 @@ async def prefill(settings: Any, key: str, count: int, answers: int) -> None:
         )
         if answers:
             conn.executemany(
-                "INSERT INTO answers (conversation_id, fact, value, raw_enc, unit, answered_at) "
-                "SELECT id, ?, 'no', NULL, '', ? FROM conversations",
-                [(fact, t) for fact in facts],
+                "INSERT INTO answers (conversation_id, fact, value_enc, raw_enc, unit, "
+                "answered_at) SELECT id, ?, ?, NULL, '', ? FROM conversations",
+                [(fact, no, t) for fact in facts],
             )
         conn.executemany(
             "INSERT INTO processed_updates (update_id, at) VALUES (?, ?)", [(r[3], t) for r in rows]
@@ -317,11 +318,12 @@ async def prefill(settings: Any, key: str, count: int, answers: int) -> None:
         )
         if answers:
             await conn.execute(
-                "INSERT INTO answers (conversation_id, fact, value, raw_enc, unit, answered_at) "
-                "SELECT c.id, f.fact, 'no', NULL, '', $2 FROM conversations c "
+                "INSERT INTO answers (conversation_id, fact, value_enc, raw_enc, unit, "
+                "answered_at) SELECT c.id, f.fact, $3, NULL, '', $2 FROM conversations c "
                 "CROSS JOIN unnest($1::text[]) AS f(fact)",
                 facts,
                 now,
+                no,
             )
         await conn.copy_records_to_table(
             "processed_updates", records=[(r[3], now) for r in rows], columns=["update_id", "at"]

@@ -151,7 +151,7 @@ async def bench_naive_aiosqlite(path: Path, turns: int, users: int) -> float:
                     insert(m.answers).values(
                         conversation_id=row.id,
                         fact="weight",
-                        value="65.0",
+                        value_enc="x",
                         raw_enc="x",
                         unit="jin",
                         answered_at=datetime.now(UTC),

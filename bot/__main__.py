@@ -1,4 +1,4 @@
-"""Command line: run, shell, replay, graph, db, keygen, purge. Wiring only."""
+"""Command line: run, shell, replay, graph, db, keygen, purge, rotate-key. Wiring only."""
 
 from __future__ import annotations
 
@@ -123,6 +123,24 @@ def cmd_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rotate_key(args: argparse.Namespace) -> int:
+    """Re-encrypt every stored value under the newest key of DATA_ENCRYPTION_KEYS."""
+    from bot.config import get_settings
+    from bot.storage.commands import rotate_key
+
+    def progress(table: str, rows: int) -> None:
+        print(f"{table}: {rows} rows re-encrypted", file=sys.stderr)
+
+    counts = asyncio.run(rotate_key(get_settings(), batch=args.batch, on_batch=progress))
+    print(json.dumps(counts, sort_keys=True))
+    print(
+        "every value is now under the first key of DATA_ENCRYPTION_KEYS; "
+        "the other keys can be removed",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the command-line parser."""
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
@@ -157,6 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("keygen", help="print a new DATA_ENCRYPTION_KEY").set_defaults(func=cmd_keygen)
     sub.add_parser("purge", help="delete data past retention").set_defaults(func=cmd_purge)
+    rotate = sub.add_parser(
+        "rotate-key", help="re-encrypt everything under the newest DATA_ENCRYPTION_KEYS key"
+    )
+    rotate.add_argument("--batch", type=int, default=500, help="rows per transaction")
+    rotate.set_defaults(func=cmd_rotate_key)
     return parser
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import stat
 from functools import cache
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator
@@ -32,7 +34,9 @@ class Settings(BaseSettings):
 
     # Storage
     database_url: str = "sqlite+aiosqlite:///data/trialbot.db"
-    data_encryption_key: SecretStr | None = None
+    data_encryption_key: SecretStr | None = None  # the single key of older set-ups
+    # comma-separated, newest first; the newest encrypts, every one listed still decrypts
+    data_encryption_keys: SecretStr | None = None
     retention_days: int = Field(default=30, ge=1)  # abandoned conversations
     # finished screenings that did not become referrals (ineligible, declined);
     # unset: RETENTION_DAYS
@@ -89,6 +93,28 @@ class Settings(BaseSettings):
             raise ValueError(f"CALL_LANGUAGES must be one or more of {known}; got {unknown}")
         return value
 
+    def encryption_keys(self) -> list[str]:
+        """DATA_ENCRYPTION_KEYS (newest first), else the one DATA_ENCRYPTION_KEY, else []."""
+        for setting in (self.data_encryption_keys, self.data_encryption_key):
+            if setting is not None:
+                keys = [k.strip() for k in setting.get_secret_value().split(",")]
+                if any(keys):
+                    return [k for k in keys if k]
+        return []
+
+    def webhook_refusal(self) -> str | None:
+        """Why webhook mode (WEBHOOK_URL set) must not start, or None when it may."""
+        if not self.webhook_url:
+            return None
+        if not self.webhook_url.lower().startswith("https://"):
+            return "WEBHOOK_URL must start with https:// (Telegram sends updates only there)."
+        if self.webhook_secret is None or not self.webhook_secret.get_secret_value().strip():
+            return (
+                "WEBHOOK_SECRET is not set: without it anyone could post forged updates. "
+                "Set WEBHOOK_SECRET to a long random string (A-Z, a-z, 0-9, _ and -)."
+            )
+        return None
+
     @field_validator("log_level")
     @classmethod
     def _upper_level(cls, value: str) -> str:
@@ -96,6 +122,20 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return level
+
+
+def dotenv_warning(path: Path = Path(".env")) -> str | None:
+    """A warning when ``path`` (holding the token and the keys) is readable by other users."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return (
+            f"{path} can be read by other users of this computer (mode {stat.S_IMODE(mode):04o}); "
+            f"it holds the bot token and the encryption keys: run `chmod 600 {path}`."
+        )
+    return None
 
 
 @cache

@@ -20,6 +20,9 @@ kind                        dedupe key           payload / what it does
 ``referral_digest_csv``     ``digest-csv:<hash>`` ``{"refs"}``: the burst's CSV file
 ``team_reminder``           ``remind:<...>``     ``{"refs", "hours"}``: referrals nobody
                                                  acknowledged in ``HANDOFF_REMINDER_HOURS``
+``card_redaction``          ``redact:<msg id>``  ``{"ref", "message_id", "reason"}``: edit a
+                                                 card down to its reference code after an
+                                                 erasure (``erased``) or a purge (``expired``)
 ==========================  ===================  =========================================
 """
 
@@ -31,11 +34,13 @@ PATIENT_NOTICE = "patient_notice"
 REFERRAL_DIGEST = "referral_digest"
 DIGEST_CSV = "referral_digest_csv"
 TEAM_REMINDER = "team_reminder"
+CARD_REDACTION = "card_redaction"  # = bot.storage.retention.CARD_REDACTION
 
 #: Kinds that go to the team chat (paced together, within Telegram's group limit).
 TEAM_KINDS = (REFERRAL_CARD, REFERRAL_DIGEST, DIGEST_CSV, TEAM_REMINDER)
 
 __all__ = [
+    "CARD_REDACTION",
     "DIGEST_CSV",
     "PATIENT_NOTICE",
     "REFERRAL_CARD",

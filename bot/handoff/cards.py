@@ -7,7 +7,7 @@ escaped as a whole after the patient's values were put in, so a name such as
 in UTF-16 code units: :data:`MAX_TEXT` applies to ``plain``.
 
 Statuses move ``new → contacted → visit_scheduled → enrolled / screen_failed``;
-``not_reachable`` is offered on an open referral after :data:`ATTEMPTS_BEFORE_NOT_REACHABLE`
+``not_reachable`` is offered on an open referral after ``models.ATTEMPTS_BEFORE_NOT_REACHABLE``
 recorded call attempts, and ``attempt`` records one more.
 """
 
@@ -30,7 +30,7 @@ from bot.engine.record import Answer
 from bot.engine.rules import Verdict
 from bot.i18n import Catalogs, Translator, get_catalogs, negotiate
 from bot.i18n.languages import LANGUAGE_NAMES, SPOKEN_LANGUAGES
-from bot.storage.models import OPEN_REFERRAL_STATUSES
+from bot.storage.models import OPEN_REFERRAL_STATUSES, next_statuses
 from bot.storage.store import AnswerView, ReferralDetails
 
 #: The team works in Shanghai (China has no daylight saving time): times are shown there.
@@ -42,15 +42,6 @@ MAX_VALUE = 120  # a contact detail, at most (characters)
 
 ATTEMPT = "attempt"  # button: record a call attempt
 SHOW = "show"  # button: post the referral's card again
-ATTEMPTS_BEFORE_NOT_REACHABLE = 3
-NEXT_STATUSES: dict[str, tuple[str, ...]] = {
-    "new": ("contacted",),
-    "contacted": ("visit_scheduled", "screen_failed"),
-    "visit_scheduled": ("enrolled", "screen_failed"),
-    "not_reachable": ("contacted",),  # the patient called back after all
-    "enrolled": (),
-    "screen_failed": (),
-}
 #: What a card carries about the patient; the sharing consent names each of these.
 CARD_FIELDS = SHARED_FIELDS
 ICONS = {Verdict.PASS: "✅", Verdict.FAIL: "❌", Verdict.UNKNOWN: "❔", Verdict.PENDING: "❔"}
@@ -58,10 +49,8 @@ ICONS = {Verdict.PASS: "✅", Verdict.FAIL: "❌", Verdict.UNKNOWN: "❔", Verdi
 
 def actions_for(status: str, attempts: int) -> list[str]:
     """The buttons a card in ``status`` offers, after ``attempts`` recorded call attempts."""
-    actions = list(NEXT_STATUSES.get(status, ()))
+    actions = list(next_statuses(status, attempts))
     if status in OPEN_REFERRAL_STATUSES:
-        if attempts >= ATTEMPTS_BEFORE_NOT_REACHABLE:
-            actions.append("not_reachable")
         actions.append(ATTEMPT)
     return actions
 

@@ -37,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from bot.handoff import (
+    CARD_REDACTION,
     DIGEST_CSV,
     PATIENT_NOTICE,
     REFERRAL_CARD,
@@ -44,7 +45,7 @@ from bot.handoff import (
     REFERRAL_EMAIL,
     TEAM_REMINDER,
 )
-from bot.handoff.cards import Card, TeamTexts, Text, patient_notice, team_time
+from bot.handoff.cards import Card, TeamTexts, Text, escape, patient_notice, team_time
 from bot.handoff.export import referrals_csv
 from bot.handoff.pacing import Pacer
 from bot.i18n import get_catalogs
@@ -53,7 +54,9 @@ from bot.storage.store import OutboxItem, ReferralDetails, Store
 log = logging.getLogger(__name__)
 
 #: Kinds retried for ever (the team must get every referral).
-NEVER_GIVE_UP = frozenset({REFERRAL_CARD, REFERRAL_DIGEST, DIGEST_CSV, TEAM_REMINDER})
+NEVER_GIVE_UP = frozenset(
+    {REFERRAL_CARD, REFERRAL_DIGEST, DIGEST_CSV, TEAM_REMINDER, CARD_REDACTION}
+)
 
 
 class SendError(Exception):
@@ -85,6 +88,11 @@ class Sender(Protocol):
 
     async def send_to_person(self, chat_id: int, text: str) -> None:
         """Write to a patient's own chat."""
+        ...
+
+    async def redact_card(self, message_id: int, text: Text) -> None:
+        """Replace a team-chat card with ``text`` and no buttons (a card already gone is
+        fine); raise SendError when it should be tried again."""
         ...
 
 
@@ -163,6 +171,7 @@ class OutboxWorker:
         lanes = [self._lane((PATIENT_NOTICE,), self._notice)]
         if self.team_pacer is not None:
             lanes.append(self._team_lane(self.team_pacer))
+            lanes.append(self._lane((CARD_REDACTION,), self._redact))
         else:
             log.warning("STUDY_TEAM_CHAT_ID is not set: referral cards wait in the outbox")
         if self.mailer is not None:
@@ -361,7 +370,14 @@ class OutboxWorker:
             log.info("outbox: referral %s already has its card; not sent again", ref)
             return
         message_id = await self.sender.send_card(self.texts.card(details))
-        await self.store.set_card_message(ref, message_id)
+        if not await self.store.set_card_message(ref, message_id):
+            # erased while the card was on its way: redact it like any erased card
+            await self.store.enqueue(
+                CARD_REDACTION,
+                f"redact:{message_id}",
+                {"ref": ref, "message_id": message_id, "reason": "erased"},
+            )
+            self.wake()
 
     async def _reminder(self, refs: Sequence[str], hours: int) -> None:
         waiting = []
@@ -387,6 +403,14 @@ class OutboxWorker:
         text = patient_notice(get_catalogs().get(details.lang), ref)
         await self.sender.send_to_person(chat_id, text)
 
+    async def _redact(self, item: OutboxItem) -> None:
+        """Edit a card of a referral that no longer exists down to its reference code."""
+        payload = item.payload
+        ref = str(payload.get("ref", ""))
+        reason = str(payload.get("reason", "erased"))
+        text = redaction(self.texts, ref, reason)
+        await self.sender.redact_card(int(payload["message_id"]), text)
+
     async def _email(self, item: OutboxItem) -> None:
         assert self.mailer is not None
         details = await self.store.referral(str(item.payload.get("ref", "")))
@@ -394,6 +418,16 @@ class OutboxWorker:
             return
         card = self.texts.card(details)
         await self.mailer.send(self.texts.email_subject(details), card.plain)
+
+
+def redaction(texts: TeamTexts, ref: str, reason: str) -> Text:
+    """What a redacted card says: the reference code and why the rest is gone, nothing else."""
+    t = texts.t
+    if reason == "expired":
+        why = t.gettext("Removed: the retention period for this referral has ended.")
+    else:
+        why = t.gettext("Erased at the patient's request.")
+    return Text(f"{ref}\n{why}", f"<b>{escape(ref)}</b>\n{escape(why)}")
 
 
 async def _unstoppable(work: Awaitable[None]) -> None:

@@ -14,6 +14,7 @@ from bot.storage.errors import (
     ReferralNotFoundError,
     SchemaNotReadyError,
     StaleStatusError,
+    StatusTransitionError,
     StorageError,
     WrongKeyError,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "SchemaNotReadyError",
     "StaleStatusError",
     "StatusChange",
+    "StatusTransitionError",
     "StorageError",
     "Store",
     "Turn",

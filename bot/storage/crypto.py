@@ -1,13 +1,22 @@
-"""Personal data at rest: Fernet encryption and keyed hashes, both under DATA_ENCRYPTION_KEY.
+"""Personal data at rest: Fernet encryption and keyed hashes under DATA_ENCRYPTION_KEYS.
 
-One key, three uses, kept apart by HKDF:
+DATA_ENCRYPTION_KEYS lists master keys, newest first (the single DATA_ENCRYPTION_KEY of older
+set-ups is a list of one). Each master key is never used directly; HKDF-SHA256 (from
+``cryptography``) derives from it, kept apart by their ``info``:
 
-* the Fernet key itself encrypts names, phones, e-mail, user names, chat ids, the engine's
-  record and the patient's own words;
-* an HMAC-SHA256 key derived with HKDF (info ``trialbot/lookup/v1``) turns a channel user id
-  into the lookup hash stored instead of the id;
-* a second derived key (info ``trialbot/key-check/v1``) makes the key check value stored in
-  the ``meta`` table, so a wrong key is refused before anything is written.
+* the Fernet key (``trialbot/fernet/v2``) that encrypts names, phones, e-mail, user names, chat
+  ids, the engine's record, answer values, the patient's own words and outbox payloads. A
+  ``MultiFernet`` encrypts under the newest key and decrypts under any listed key; tokens
+  written before derived keys existed (under the master key itself) still decrypt, and
+  ``python -m bot rotate-key`` re-encrypts them;
+* the key check (``trialbot/key-check/v1``) that says which key a database was first used with.
+
+People are found by ``HMAC-SHA256(lookup secret, "tg:<id>")``. The lookup secret must never
+change (every stored hash depends on it), while master keys must be replaceable, so the secret
+is not tied to a key: it is made once per database (for a database from before key rotation,
+it is the HKDF ``trialbot/lookup/v1`` key of its original master key, so existing hashes stay
+valid), stored in ``meta.lookup_secret`` encrypted like any personal value, and re-encrypted by
+``rotate-key`` with everything else. After a rotation the old master key can be dropped.
 """
 
 from __future__ import annotations
@@ -16,21 +25,25 @@ import base64
 import binascii
 import hashlib
 import hmac
+from collections.abc import Sequence
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from bot.storage.errors import DecryptionError, InvalidKeyError, MissingKeyError
 
 KEYGEN_HINT = (
-    "Make one with `python -m bot keygen` and put it in .env as DATA_ENCRYPTION_KEY=<key>. "
+    "Make one with `python -m bot keygen` and put it in .env as DATA_ENCRYPTION_KEYS=<key>. "
     "Keep a copy somewhere safe: data written under a key cannot be read without it."
 )
+FERNET_INFO = b"trialbot/fernet/v2"
+LOOKUP_INFO = b"trialbot/lookup/v1"
+CHECK_INFO = b"trialbot/key-check/v1"
 
 
 def generate_key() -> str:
-    """A new random Fernet key, as the text to put in DATA_ENCRYPTION_KEY."""
+    """A new random Fernet key, as the text to put in DATA_ENCRYPTION_KEYS."""
     return Fernet.generate_key().decode("ascii")
 
 
@@ -38,35 +51,61 @@ def _derive(master: bytes, info: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(master)
 
 
-class Crypto:
-    """Encrypts and hashes personal values under one DATA_ENCRYPTION_KEY."""
+def _raw(key: str) -> bytes:
+    try:
+        raw = base64.urlsafe_b64decode(key.encode("ascii"))
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        raw = b""
+    if len(raw) != 32:
+        raise InvalidKeyError(
+            "DATA_ENCRYPTION_KEYS holds a key that is not valid: expected the 44 characters "
+            "of url-safe base64 that `python -m bot keygen` prints (several keys: separated "
+            "by commas, newest first)."
+        )
+    return raw
 
-    def __init__(self, key: str | None) -> None:
-        if key is None or not key.strip():
+
+class MasterKey:
+    """One master key and what HKDF derives from it."""
+
+    def __init__(self, key: str) -> None:
+        self.raw = _raw(key.strip())
+        self.fernet = Fernet(base64.urlsafe_b64encode(_derive(self.raw, FERNET_INFO)))
+        self.legacy = Fernet(key.strip().encode("ascii"))  # tokens from before HKDF subkeys
+        self.check = hmac.new(
+            _derive(self.raw, CHECK_INFO), b"trialbot key check", hashlib.sha256
+        ).hexdigest()
+        self.lookup_secret = _derive(self.raw, LOOKUP_INFO)
+
+
+class Crypto:
+    """Encrypts and hashes personal values under DATA_ENCRYPTION_KEYS (newest first)."""
+
+    def __init__(self, keys: str | Sequence[str] | None) -> None:
+        if isinstance(keys, str):
+            keys = [k for k in keys.split(",") if k.strip()]
+        if not keys:
             raise MissingKeyError(
-                "DATA_ENCRYPTION_KEY is not set. Personal data is stored encrypted, "
+                "DATA_ENCRYPTION_KEYS is not set. Personal data is stored encrypted, "
                 "so the bot needs a key. " + KEYGEN_HINT
             )
-        key = key.strip()
-        try:
-            raw = base64.urlsafe_b64decode(key.encode("ascii"))
-        except (binascii.Error, UnicodeEncodeError, ValueError):
-            raw = b""
-        if len(raw) != 32:
-            raise InvalidKeyError(
-                "DATA_ENCRYPTION_KEY is not a valid key: expected the 44 characters of "
-                "url-safe base64 that `python -m bot keygen` prints."
-            )
-        self._fernet = Fernet(key.encode("ascii"))
-        self._lookup_key = _derive(raw, b"trialbot/lookup/v1")
-        self._check = hmac.new(
-            _derive(raw, b"trialbot/key-check/v1"), b"trialbot key check", hashlib.sha256
-        ).hexdigest()
+        self.keys = [MasterKey(k) for k in keys]
+        self._fernet = MultiFernet([k.fernet for k in self.keys] + [k.legacy for k in self.keys])
+        self._newest = self.keys[0].fernet
+        self._lookup_key = self.keys[0].lookup_secret  # until the database's secret is set
 
     @property
     def key_check(self) -> str:
-        """A value that identifies the key without revealing it (stored in ``meta``)."""
-        return self._check
+        """A value that identifies the newest key without revealing it (stored in ``meta``)."""
+        return self.keys[0].check
+
+    def key_for_check(self, check: str) -> MasterKey | None:
+        """The listed key whose check value is ``check``, if any."""
+        return next((k for k in self.keys if hmac.compare_digest(k.check, check)), None)
+
+    def use_lookup_secret(self, secret: bytes) -> None:
+        """Hash identifiers with the database's lookup secret from now on."""
+        self._lookup_key = secret
 
     def lookup(self, value: str) -> str:
         """The keyed hash of an identifier such as ``"tg:12345"`` (64 hex characters)."""
@@ -80,8 +119,26 @@ class Crypto:
             return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
         except InvalidToken:
             raise DecryptionError(
-                "A stored value cannot be decrypted with DATA_ENCRYPTION_KEY "
+                "A stored value cannot be decrypted with DATA_ENCRYPTION_KEYS "
                 "(wrong key, or the data was altered)."
+            ) from None
+
+    def is_current(self, token: str) -> bool:
+        """Whether ``token`` is already encrypted under the newest key's Fernet key."""
+        try:
+            self._newest.decrypt(token.encode("ascii"))
+        except InvalidToken:
+            return False
+        return True
+
+    def rotate(self, token: str) -> str:
+        """``token`` re-encrypted under the newest key (its original time kept)."""
+        try:
+            return self._fernet.rotate(token.encode("ascii")).decode("ascii")
+        except InvalidToken:
+            raise DecryptionError(
+                "A stored value cannot be decrypted with any key in DATA_ENCRYPTION_KEYS; "
+                "put the key it was written under back in the list."
             ) from None
 
     def encrypt_opt(self, text: str | None) -> str | None:

@@ -17,6 +17,7 @@ whole ``sqlite3`` transaction, so the store runs each transaction as one call in
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -79,15 +80,32 @@ def sqlite_file(url: URL) -> Path | None:
     return Path(database)
 
 
+#: The database's folder and files (with its -wal and -shm files) are the bot user's alone.
+DIR_MODE, FILE_MODE = 0o700, 0o600
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
 def _prepare_sqlite_dir(url: URL) -> None:
+    """Create the folder 0700 and the database file 0600 before SQLite opens it.
+
+    SQLite creates the -wal and -shm files with the permissions of the database file, so they
+    are 0600 too; files left by an older version are narrowed here.
+    """
     path = sqlite_file(url)
-    if path is not None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise DatabaseUnavailableError(
-                f"Cannot create the directory for DATABASE_URL={describe(url)}: {exc.strerror}"
-            ) from None
+    if path is None:
+        return
+    try:
+        if not path.parent.exists():
+            path.parent.mkdir(mode=DIR_MODE, parents=True)
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE))
+        for file in (path, *(path.with_name(path.name + s) for s in SQLITE_SIDE_FILES)):
+            if file.exists() and file.stat().st_mode & 0o077:
+                file.chmod(FILE_MODE)
+    except OSError as exc:
+        raise DatabaseUnavailableError(
+            f"Cannot create the database file for DATABASE_URL={describe(url)}: {exc.strerror}"
+        ) from None
 
 
 def _install_sqlite_events(engine: Engine, busy_timeout: float, *, always_immediate: bool) -> None:

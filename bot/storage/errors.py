@@ -50,3 +50,7 @@ class ReferralNotFoundError(StorageError):
 
 class StaleStatusError(StorageError):
     """A referral's status changed since the caller looked at it."""
+
+
+class StatusTransitionError(StaleStatusError):
+    """The workflow does not allow that status after the referral's current one."""

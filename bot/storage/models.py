@@ -3,8 +3,9 @@
 Personal data never appears in plain text: columns ending in ``_enc`` hold Fernet tokens, and
 people are found through ``user_hash`` (a keyed hash of the channel user id, see ``crypto.py``).
 The engine's record and the patient's own words are encrypted as well, because they may hold
-anything the patient typed. Answer values (option ids, numbers in canonical units) stay readable
-for statistics; without the key they belong to no one.
+anything the patient typed, and so are answer values (option ids, numbers in canonical units):
+an answer about HIV or pregnancy is health data even without a name. Statistics need none of
+them (the funnel reads statuses, consents and outcomes).
 
 All times are timezone-aware UTC (``UTCDateTime``).
 """
@@ -42,6 +43,27 @@ REFERRAL_STATUSES = (
     "not_reachable",
 )
 OPEN_REFERRAL_STATUSES = ("new", "contacted", "visit_scheduled")
+#: The referral workflow: which status may follow which. The store refuses anything else.
+NEXT_STATUSES: dict[str, tuple[str, ...]] = {
+    "new": ("contacted",),
+    "contacted": ("visit_scheduled", "screen_failed"),
+    "visit_scheduled": ("enrolled", "screen_failed"),
+    "not_reachable": ("contacted",),  # the patient called back after all
+    "enrolled": (),
+    "screen_failed": (),
+}
+#: An open referral may become ``not_reachable`` after this many recorded call attempts.
+ATTEMPTS_BEFORE_NOT_REACHABLE = 3
+
+
+def next_statuses(status: str, attempts: int) -> tuple[str, ...]:
+    """The statuses a referral in ``status`` may move to, after ``attempts`` call attempts."""
+    following = NEXT_STATUSES.get(status, ())
+    if status in OPEN_REFERRAL_STATUSES and attempts >= ATTEMPTS_BEFORE_NOT_REACHABLE:
+        following = (*following, "not_reachable")
+    return following
+
+
 OUTBOX_STATUSES = ("pending", "sent", "failed")
 
 #: An integer primary key that is SQLite's rowid there and a BIGINT on PostgreSQL.
@@ -133,7 +155,8 @@ class AnswerRow(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(BigId, _conversation_fk())
     fact: Mapped[str] = mapped_column(String(64))
-    value: Mapped[str] = mapped_column(Text)  # option id, "unknown", or a canonical decimal
+    # option id, "unknown", or a canonical decimal: encrypted (it may say HIV, pregnancy, ...)
+    value_enc: Mapped[str] = mapped_column(Text)
     raw_enc: Mapped[str | None] = mapped_column(Text)  # the patient's own words, encrypted
     unit: Mapped[str] = mapped_column(String(16), default="")
     answered_at: Mapped[datetime]

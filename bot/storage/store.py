@@ -77,13 +77,14 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
-from bot.storage import db, retention, turns
+from bot.storage import db, keys, retention, turns
 from bot.storage import models as m
 from bot.storage.crypto import Crypto
 from bot.storage.errors import (
     ReferralNotFoundError,
     SchemaNotReadyError,
     StaleStatusError,
+    StatusTransitionError,
     StorageError,
     WrongKeyError,
 )
@@ -354,8 +355,7 @@ class Store:
         database cannot be used or is locked, and ``SchemaNotReadyError`` when it needs
         ``python -m bot db upgrade``.
         """
-        key = settings.data_encryption_key
-        crypto = Crypto(key.get_secret_value() if key is not None else None)
+        crypto = Crypto(settings.encryption_keys())
         url = db.parse_url(settings.database_url)
         backend: _Sqlite | _Postgres
         if db.is_sqlite(url):
@@ -383,22 +383,14 @@ class Store:
                 f"{revision or 'none'}, and this version of the bot needs {head_revision()}. "
                 "Run `python -m bot db upgrade`."
             )
-        check = self._crypto.key_check
-        stmt = select(m.meta.c.value).where(m.meta.c.key == "key_check")
-        stored = conn.execute(stmt).scalar_one_or_none()
-        if stored is None:  # first start: remember which key this database belongs to
-            rows = [
-                {"key": "key_check", "value": check},
-                {"key": "key_check_created_at", "value": self._now().isoformat()},
-            ]
-            conn.execute(self._upsert(m.meta).on_conflict_do_nothing(), rows)
-            stored = conn.execute(stmt).scalar_one()
-        if stored != check:
+        secret = keys.database_lookup_secret(conn, self._crypto, self._now())
+        if secret is None:
             raise WrongKeyError(
-                "DATA_ENCRYPTION_KEY is not the key this database was first used with, so its "
-                "personal data cannot be read. Nothing was changed. Set DATA_ENCRYPTION_KEY back "
-                f"to the original key (database: DATABASE_URL={db.describe(self.url)})."
+                "DATA_ENCRYPTION_KEYS holds none of the keys this database was used with, so "
+                "its personal data cannot be read. Nothing was changed. Put the original key "
+                f"back in DATA_ENCRYPTION_KEYS (database: DATABASE_URL={db.describe(self.url)})."
             )
+        self._crypto.use_lookup_secret(secret)
 
     async def close(self) -> None:
         """Close the database connections (a second call does nothing)."""
@@ -447,7 +439,7 @@ class Store:
         user_hash = self._crypto.lookup(user_key)
         a = m.answers
         stmt = (
-            select(a.c.fact, a.c.value, a.c.raw_enc, a.c.unit, a.c.answered_at)
+            select(a.c.fact, a.c.value_enc, a.c.raw_enc, a.c.unit, a.c.answered_at)
             .join(_C, _C.c.id == a.c.conversation_id)
             .where(_C.c.user_hash == user_hash)
             .order_by(a.c.id)
@@ -456,8 +448,9 @@ class Store:
         return [self._answer_view(r) for r in rows]
 
     def _answer_view(self, row: Any) -> AnswerView:
-        fact, value, raw_enc, unit, at = row
-        return AnswerView(fact, value, self._crypto.decrypt_opt(raw_enc) or "", unit, at)
+        fact, value_enc, raw_enc, unit, at = row
+        dec = self._crypto.decrypt
+        return AnswerView(fact, dec(value_enc), self._crypto.decrypt_opt(raw_enc) or "", unit, at)
 
     # ----------------------------------------------------------------- outbox
 
@@ -640,7 +633,9 @@ class Store:
         a, o, k = m.answers, m.outcomes, m.contacts
         answers: dict[int, dict[str, AnswerView]] = {}
         for ar in conn.execute(
-            select(a.c.conversation_id, a.c.fact, a.c.value, a.c.raw_enc, a.c.unit, a.c.answered_at)
+            select(
+                a.c.conversation_id, a.c.fact, a.c.value_enc, a.c.raw_enc, a.c.unit, a.c.answered_at
+            )
             .where(a.c.conversation_id.in_(cids))
             .order_by(a.c.id)
         ):
@@ -729,7 +724,9 @@ class Store:
         """Move a referral to ``new_status``, with history and an audit line.
 
         ``expected``: the status the coordinator saw; if it changed meanwhile (two people
-        pressing buttons) ``StaleStatusError`` is raised and nothing changes. Leaving ``new``
+        pressing buttons) ``StaleStatusError`` is raised and nothing changes; a status the
+        workflow (``models.next_statuses``) does not allow after the current one raises
+        ``StatusTransitionError`` (a ``StaleStatusError``). Leaving ``new``
         acknowledges the referral (``first_acknowledgement``: tell the patient).
         """
         if new_status not in m.REFERRAL_STATUSES:
@@ -738,7 +735,7 @@ class Store:
 
         def run(conn: Connection) -> StatusChange:
             now = self._now()
-            stmt = select(_R.c.id, _R.c.status, _R.c.acknowledged_at).where(
+            stmt = select(_R.c.id, _R.c.status, _R.c.acknowledged_at, _R.c.attempts).where(
                 _R.c.ref_code == ref_code
             )
             if self.dialect == "postgresql":
@@ -751,6 +748,10 @@ class Store:
             first_ack = row.acknowledged_at is None and new_status != "new"
             if row.status == new_status:
                 return StatusChange(ref_code, row.status, new_status, now, False)
+            if new_status not in m.next_statuses(row.status, row.attempts):
+                raise StatusTransitionError(
+                    f"referral {ref_code} cannot go from {row.status} to {new_status}"
+                )
             values: dict[str, Any] = {"status": new_status, "updated_at": now}
             if first_ack:
                 values["acknowledged_at"] = now
@@ -813,10 +814,11 @@ class Store:
 
         return await self._run(run)
 
-    async def set_card_message(self, ref_code: str, message_id: int) -> None:
-        """Remember the team-chat message that shows this referral's card."""
+    async def set_card_message(self, ref_code: str, message_id: int) -> bool:
+        """Remember the team-chat message that shows this referral's card; False when the
+        referral no longer exists (erased meanwhile: the card must be redacted)."""
         stmt = update(_R).where(_R.c.ref_code == ref_code).values(card_message_id=message_id)
-        await self._run(lambda c: c.execute(stmt))
+        return bool(await self._run(lambda c: c.execute(stmt).rowcount))
 
     async def referrals_to_remind(self, hours: int) -> list[str]:
         """Codes of referrals nobody acknowledged within ``hours`` and not reminded since."""
@@ -916,6 +918,12 @@ class Store:
         rows = await self._run(lambda c: c.execute(stmt).all(), write=False)
         return [AuditView(*r) for r in rows]
 
+    # ----------------------------------------------------------------- keys
+
+    async def rotate_batch(self, size: int = 500) -> tuple[str, int] | None:
+        """One step of ``python -m bot rotate-key`` (see ``keys.rotate_batch``)."""
+        return await self._run(lambda c: keys.rotate_batch(c, self._crypto, size))
+
     # ----------------------------------------------------------------- erasure and retention
 
     async def erase_person(self, user_key: str, *, actor_key: str | None = None) -> Erasure:
@@ -938,16 +946,24 @@ class Store:
         retention_days: int = 30,
         *,
         finished_days: int | None = None,
+        referral_days: int | None = None,
     ) -> dict[str, int]:
-        """Delete what is past retention (see ``retention.purge_rows``) and leave an audit line;
-        returns row counts per table."""
-        if retention_days < 1:
-            raise ValueError("retention_days must be at least 1")
+        """Delete what is past retention (see ``retention.purge_rows``: ``finished_days``
+        unset means ``retention_days``, ``referral_days`` unset keeps referrals) and leave an
+        audit line; returns row counts per table."""
+        keep = retention.Retention(retention_days, finished_days, referral_days)
+        if min(d for d in (retention_days, finished_days, referral_days, 1) if d is not None) < 1:
+            raise ValueError("retention periods must be at least 1 day")
 
         def run(conn: Connection) -> dict[str, int]:
             at = now or self._now()
-            counts = retention.purge_rows(conn, at, retention_days, finished_days)
-            detail = {"retention_days": retention_days, "rows": counts}
+            counts = retention.purge_rows(conn, at, keep, self._crypto.encrypt)
+            detail = {
+                "retention_days": retention_days,
+                "finished_days": finished_days,
+                "referral_days": referral_days,
+                "rows": counts,
+            }
             self._audit(conn, at, None, "purge", None, detail)
             return counts
 

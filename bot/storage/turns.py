@@ -26,6 +26,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from bot.storage import models as m
+from bot.storage import retention
 from bot.storage.crypto import Crypto
 from bot.storage.errors import ConcurrentTurnError, StorageError
 
@@ -357,7 +358,7 @@ class Statements:
             update(_C).where(_C.c.id == bindparam("b_id")).values(chat_enc=bindparam("b_chat"))
         )
         self.insert_answer = q(
-            ins(_A), ("conversation_id", "fact", "value", "raw_enc", "unit", "answered_at")
+            ins(_A), ("conversation_id", "fact", "value_enc", "raw_enc", "unit", "answered_at")
         )
         self.insert_outcome = q(
             ins(m.outcomes),
@@ -417,6 +418,11 @@ class Statements:
         self.select_cards = q(
             select(_R.c.ref_code, _R.c.card_message_id).where(_R.c.conversation_id == cid)
         )
+        audit = m.audit_log
+        self.scrub_audit = q(
+            update(audit).where(audit.c.subject == bindparam("ref")).values(subject=None)
+        )
+        self.delete_outbox_key = q(delete(_O).where(_O.c.dedupe_key == bindparam("key")))
         history = m.referral_history
         self.erase = [
             (
@@ -558,7 +564,7 @@ async def flush(
     loaded = turn._loaded
     cid = loaded.conversation_id
     if turn._erase:
-        turn.erasure = await erase(drv, s, cid, t, actor_hash=turn._erase_actor)
+        turn.erasure = await erase(drv, s, crypto, cid, t, actor_hash=turn._erase_actor)
         return
     saved = turn._save
     if saved is not None:
@@ -604,7 +610,7 @@ async def flush(
                 {
                     "conversation_id": cid,
                     "fact": a["fact"],
-                    "value": a["value"],
+                    "value_enc": crypto.encrypt(a["value"]),
                     "raw_enc": crypto.encrypt(a["raw"]) if a["raw"] else None,
                     "unit": a["unit"],
                     "answered_at": t if a["at"] is None else drv.time(a["at"]),
@@ -686,17 +692,38 @@ async def flush(
 
 
 async def erase(
-    drv: Driver, s: Statements, cid: int | None, t: Any, *, actor_hash: str | None
+    drv: Driver,
+    s: Statements,
+    crypto: Crypto,
+    cid: int | None,
+    t: Any,
+    *,
+    actor_hash: str | None,
 ) -> Erasure:
     """Delete one conversation and everything that hangs off it, and leave an audit line
     saying only that an erasure happened and how many rows it removed: nothing in it points
-    back to the person, not even their keyed hash."""
+    back to the person, not even their keyed hash.
+
+    In the same transaction each team-chat card already posted gets an outbox item that
+    edits it down to its reference code (it survives restarts and Telegram faults), and
+    earlier audit lines lose the reference code they named."""
     counts = {name: 0 for name, _q in s.erase}
     cards: list[tuple[str, int | None]] = []
     if cid is not None:
         cards = [(r[0], r[1]) for r in await drv.rows(s.select_cards, {"cid": cid})]
         for name, q in s.erase:
             counts[name] = await drv.count(q, {"cid": cid})
+        redactions = [
+            retention.redaction_row(ref, mid, "erased", t, crypto.encrypt)
+            for ref, mid in cards
+            if mid is not None
+        ]
+        if redactions:
+            await drv.many(s.insert_outbox, redactions)
+        for ref, _mid in cards:
+            await drv.count(s.scrub_audit, {"ref": ref})
+            for key in retention.referral_keys(ref):
+                await drv.count(s.delete_outbox_key, {"key": key})
     detail = {"by": "coordinator" if actor_hash else "self", "rows": counts}
     await drv.count(
         s.insert_audit,

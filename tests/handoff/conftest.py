@@ -40,7 +40,6 @@ def fast_options(**worker: Any) -> TeamOptions:
         ),
         team_min_interval=0.05,
         reminder_every=0.1,
-        member_cache=0.0,
         refusal_every=0.0,
     )
 

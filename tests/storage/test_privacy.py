@@ -16,7 +16,9 @@ PHONE = "+86 138 0013 8000"
 TELEGRAM_ID = 987654321
 USERNAME = "li_lei_<b>&*"
 EMAIL = "li.lei@example.cn"
-SECRETS = [NAME, "李雷", PHONE, "13800138000", str(TELEGRAM_ID), USERNAME, EMAIL]
+#: Answer values (an option id, a canonical number) are health data too: encrypted at rest.
+ANSWER_VALUES = ["65.0", "hiv_positive", "pregnant_now"]
+SECRETS = [NAME, "李雷", PHONE, "13800138000", str(TELEGRAM_ID), USERNAME, EMAIL, *ANSWER_VALUES]
 
 
 async def screen_with_contact(store: Store, user_id: int = TELEGRAM_ID, base: int = 0) -> str:
@@ -56,8 +58,13 @@ async def test_personal_data_is_not_in_the_database_or_the_logs(
     caplog.set_level(logging.DEBUG, logger="sqlalchemy")  # its statements and results too
     store = await open_store()
     code = await screen_with_contact(store)
+    async with store.turn(f"tg:{TELEGRAM_ID}", 4) as turn:
+        turn.add_answer("hiv", "hiv_positive")
+        turn.add_answer("pregnancy", "pregnant_now")
     details = await store.referral(code)  # the card can be rebuilt, decrypted
     assert details is not None and details.contact is not None
+    assert details.answers["hiv"].value == "hiv_positive"
+    assert details.answers["weight"].value == "65.0"
     assert (details.contact.name, details.contact.phone) == (NAME, PHONE)
     assert details.contact.username == USERNAME and details.chat_id == TELEGRAM_ID
     assert details.answers["weight"].raw == "130斤"
@@ -97,6 +104,7 @@ async def test_erasing_a_person_removes_their_rows_and_leaves_a_clean_audit_line
     await store.set_card_message(code, 4242)
     await screen_with_contact(store, user_id=555, base=10)  # someone else, kept
     await store.set_referral_status(code, "contacted", "tg:1001")
+    await store.enqueue("patient_notice", f"ack:{code}", {"ref": code})  # no user key known
     mine = store.user_hash(f"tg:{TELEGRAM_ID}")
 
     erased = await store.erase_person(f"tg:{TELEGRAM_ID}")
@@ -122,6 +130,14 @@ async def test_erasing_a_person_removes_their_rows_and_leaves_a_clean_audit_line
     assert mine not in text and code not in text
     assert plain_text_hits(text.encode("utf-8")) == []
     assert line.detail["rows"]["conversations"] == 1
+    # the coordinator's earlier status change no longer names the erased referral
+    assert all(a.subject != code for a in audit)
+    # the posted card is redacted through the outbox, in the erasure's own transaction, and
+    # nothing queued under the reference code is left
+    [redaction] = await store.claim_outbox("w", 10, kinds=["card_redaction"])
+    assert await store.claim_outbox("w", 10, kinds=["patient_notice"]) == []
+    assert redaction.payload == {"ref": code, "message_id": 4242, "reason": "erased"}
+    assert redaction.user_hash is None and redaction.dedupe_key == "redact:4242"
 
 
 async def test_erasure_inside_a_turn(store: Store) -> None:

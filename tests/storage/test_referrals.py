@@ -96,7 +96,8 @@ async def test_open_referrals_export_and_reminders(store: Store, clock: Clock) -
     assert not await store.acknowledge(second, "tg:9001")
     assert await store.referrals_to_remind(24) == []
 
-    await store.set_referral_status(first, "enrolled", "tg:9001")
+    for status in ("contacted", "visit_scheduled", "enrolled"):  # the workflow, step by step
+        await store.set_referral_status(first, status, "tg:9001")
     assert [r.ref_code for r in await store.referrals(OPEN_REFERRAL_STATUSES)] == [second]
     assert [r.ref_code for r in await store.referrals()] == [first, second]
     funnel = await store.funnel()

@@ -150,7 +150,7 @@ async def serve(
     from bot.conversations import Conversations
     from bot.engine.engine import load_engine
     from bot.ratelimit import FloodGuard
-    from bot.storage.retention import purge_daily
+    from bot.storage.retention import Retention, purge_daily
     from bot.storage.store import Store
 
     engine = load_engine(
@@ -160,7 +160,7 @@ async def serve(
         call_languages=settings.call_languages,
     )
     store = await Store.open(settings)
-    purging = asyncio.create_task(purge_daily(store, settings.retention_days))
+    purging = asyncio.create_task(purge_daily(store, Retention.from_settings(settings)))
     team: TeamSide | None = None
     try:
         conversations = Conversations(engine, store, email_handoff=bool(settings.handoff_email))

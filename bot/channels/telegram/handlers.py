@@ -18,7 +18,7 @@ from telegram import (
     Update,
     User,
 )
-from telegram.constants import ParseMode
+from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import ContextTypes
 
@@ -201,6 +201,10 @@ class TelegramChannel:
             await query.answer()
         except TelegramError:
             log.info("update %s: callback answer failed", update.update_id)
+        chat = update.effective_chat
+        if chat is None or chat.type != ChatType.PRIVATE:  # a patient's turn only in their chat
+            log.info("update %s: tap outside a private chat ignored", update.update_id)
+            return
         step, option = parsed if parsed else ("", "")
         if parsed is None:
             log.info("update %s: callback data not ours", update.update_id)

@@ -8,7 +8,7 @@ import signal
 import sys
 
 from bot.channels.telegram.app import StartupError, check_token, explain, serve
-from bot.config import Settings
+from bot.config import Settings, dotenv_warning
 from bot.storage.errors import StorageError
 
 log = logging.getLogger(__name__)
@@ -18,9 +18,15 @@ def run_telegram(settings: Settings) -> int:
     """Run the Telegram bot; print a clear message and return non-zero when it cannot start."""
     try:
         check_token(settings)
-        if settings.data_encryption_key is None:
+        refusal = settings.webhook_refusal()
+        if refusal is not None:
+            raise StartupError(f"webhook mode refused: {refusal}")
+        warning = dotenv_warning()
+        if warning is not None:
+            log.warning("%s", warning)
+        if not settings.encryption_keys():
             raise StartupError(
-                "DATA_ENCRYPTION_KEY is not set; the bot will not keep personal data unencrypted. "
+                "DATA_ENCRYPTION_KEYS is not set; the bot will not keep personal data unencrypted. "
                 "Make a key with `python -m bot keygen` and put it in .env."
             )
         return asyncio.run(_main(settings))

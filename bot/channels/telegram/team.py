@@ -7,7 +7,7 @@
   default), coordinators' commands before the outbox's next card.
 * :class:`TeamHandlers`: card buttons ``r|<ref>|<action>`` and ``/referrals``, ``/export``,
   ``/stats``. They run in handler group -1, before the patient adapter, and stop the update
-  there. Only members of ``STUDY_TEAM_CHAT_ID`` (``getChatMember``, cached for a minute) and,
+  there. Only members of ``STUDY_TEAM_CHAT_ID`` (``getChatMember`` on every action) and,
   when ``COORDINATOR_USER_IDS`` is set, only those ids may act; anyone else is refused
   politely, and the refusal goes to the audit log and the log without personal data.
 * :class:`TeamSide` builds all of it for ``serve()``: ``register(app)`` before the
@@ -250,6 +250,22 @@ class TelegramSender:
             except TelegramError as exc:
                 raise send_error(exc) from None
 
+    async def redact_card(self, message_id: int, text: Text) -> None:
+        """Edit a card down to ``text`` without buttons (edits are not paced: they do not
+        count against the group limit). A card already gone or already redacted is done."""
+        chat_id = self.team_chat_id
+        if chat_id is None:
+            raise SendError("STUDY_TEAM_CHAT_ID is not set", permanent=True)
+        try:
+            await self.bot.edit_message_text(
+                text.html, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML
+            )
+        except BadRequest as exc:
+            if not any(s in exc.message for s in ("not modified", "not found")):
+                raise send_error(exc) from None
+        except TelegramError as exc:
+            raise send_error(exc) from None
+
     async def edit_card(self, chat_id: int, message_id: int, card: Card) -> None:
         """Show a card's new state in place (edits do not count against the group limit)."""
         try:
@@ -269,23 +285,18 @@ class TelegramSender:
 
 
 class Gatekeeper:
-    """Who may act: members of the team chat, and only the listed ids when there is a list."""
+    """Who may act: members of the team chat, and only the listed ids when there is a list.
+
+    Membership is asked of Telegram on every action (nothing is cached), so a coordinator
+    removed from the team chat loses access at once. Presses are few; one getChatMember each
+    is cheap next to the edit that follows."""
 
     def __init__(
-        self,
-        bot: Bot,
-        team_chat_id: int | None,
-        allowed_ids: Collection[int] = (),
-        *,
-        ttl: float = 60.0,
-        clock: Callable[[], float] = time.monotonic,
+        self, bot: Bot, team_chat_id: int | None, allowed_ids: Collection[int] = ()
     ) -> None:
         self.bot = bot
         self.team_chat_id = team_chat_id
         self.allowed_ids = frozenset(allowed_ids)
-        self.ttl = ttl
-        self._clock = clock
-        self._cache: dict[int, tuple[str | None, float]] = {}
 
     async def refusal(self, user_id: int) -> str | None:
         """None when the user may act, else why not (``not_listed``, ``not_member``, ...)."""
@@ -293,10 +304,6 @@ class Gatekeeper:
             return "no_team_chat"
         if self.allowed_ids and user_id not in self.allowed_ids:
             return "not_listed"
-        now = self._clock()
-        cached = self._cache.get(user_id)
-        if cached is not None and cached[1] > now:
-            return cached[0]
         try:
             member = await self.bot.get_chat_member(self.team_chat_id, user_id)
         except TelegramError as exc:
@@ -305,9 +312,7 @@ class Gatekeeper:
         ok = member.status in MEMBER_STATUSES or (
             member.status == ChatMemberStatus.RESTRICTED and bool(getattr(member, "is_member", 0))
         )
-        reason = None if ok else "not_member"
-        self._cache[user_id] = (reason, now + self.ttl)
-        return reason
+        return None if ok else "not_member"
 
 
 class TeamHandlers:
@@ -583,7 +588,6 @@ class TeamOptions:
     team_min_interval: float = 3.0
     people_per_second: int = 25  # Telegram allows about 30 a second overall
     reminder_every: float = 300.0
-    member_cache: float = 60.0
     refusal_every: float = 600.0
 
 
@@ -623,9 +627,7 @@ class TeamSide:
             mailer=SmtpMailer.from_settings(settings),
             options=opts.worker,
         )
-        self.gate = Gatekeeper(
-            self.bot, team_chat, settings.coordinator_user_ids, ttl=opts.member_cache
-        )
+        self.gate = Gatekeeper(self.bot, team_chat, settings.coordinator_user_ids)
         self.handlers = TeamHandlers(
             store,
             self.sender,

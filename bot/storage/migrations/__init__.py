@@ -17,6 +17,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.storage.crypto import Crypto
+
 #: Key of the PostgreSQL advisory lock held while migrating ("trialbot" in ASCII).
 MIGRATION_LOCK_KEY = 0x747269616C626F74
 
@@ -39,18 +41,20 @@ def current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
-def _upgrade(connection: Connection) -> None:
+def _upgrade(connection: Connection, crypto: Crypto | None = None) -> None:
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
     else:
         connection.exec_driver_sql("SELECT 1")  # begins the transaction (BEGIN IMMEDIATE)
     config = alembic_config()
     config.attributes["connection"] = connection
+    config.attributes["crypto"] = crypto  # for migrations that encrypt existing rows
     command.upgrade(config, "head")
 
 
-async def upgrade(engine: AsyncEngine) -> None:
-    """Apply every migration not yet applied, in one transaction."""
+async def upgrade(engine: AsyncEngine, crypto: Crypto | None = None) -> None:
+    """Apply every migration not yet applied, in one transaction (``crypto``: the configured
+    keys, needed when a migration encrypts rows that exist)."""
     async with engine.connect() as connection:
-        await connection.run_sync(_upgrade)
+        await connection.run_sync(_upgrade, crypto)
         await connection.commit()
