@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from babel.lists import format_list
-
-from bot.engine import answers
+from bot.engine import answers, readback
 from bot.engine.events import Choice, Reply
 from bot.engine.flow import DONT_KNOW, Flow, Question
 from bot.engine.record import Answer, Conversation
+from bot.engine.understanding import Reading
 from bot.i18n import Catalogs, Translator
 from bot.i18n.languages import LANGUAGE_NAMES
 
@@ -50,7 +49,7 @@ class Renderer:
         if answer is None:
             return ""
         if answer.raw:
-            return answer.raw
+            return readback.words_read_as(self.t(conv), question, answer, conv.lang)
         labels = dict(self.option_labels(conv, question))
         return labels.get(answer.value, answer.value)
 
@@ -107,34 +106,37 @@ class Renderer:
     # -- problems ----------------------------------------------------------------------
 
     def measurement_problem(
-        self, conv: Conversation, question: Question, measured: answers.Measured, text: str
+        self, conv: Conversation, question: Question, reading: Reading, text: str
     ) -> str:
-        """Explain kindly why a typed measurement was not accepted."""
+        """Explain kindly why a typed measurement was not accepted, as exactly as it can."""
         t = self.t(conv)
-        if measured.status == "empty":
+        status = reading.measured.status if reading.measured is not None else ""
+        if reading.problem == "unknown_unit" and reading.detail:
+            return readback.unknown_unit(t, question, reading.detail)
+        if status == "empty":
             return t.gettext("I did not get an answer.")
-        if measured.status == "several":
+        if status == "several" or reading.problem == "several_numbers":
             return t.gettext("Please type only one number.")
-        if measured.status == "implausible":
+        if status == "implausible":
             return t.gettext(
                 "You typed {value}. That looks too high or too low. "
                 "Please check it and type it again.",
                 value=text.strip()[:40],
             )
-        if measured.status == "wrong_unit":
-            assert question.measure is not None
-            labels = [label for _, label in self.unit_labels(conv, question.measure.units)]
-            units = format_list(labels, style="or", locale=t.locale)
+        if status == "wrong_unit":
+            units = readback.accepted_units(t, question)
             return t.gettext(
                 "That unit does not fit this question. You can use: {units}.", units=units
             )
         return t.gettext("Sorry, I could not read a number there.")
 
-    def not_understood(self, conv: Conversation, question: Question, text: str) -> str:
-        """Say that a typed answer did not match any option."""
+    def not_understood(self, conv: Conversation, reading: Reading, text: str) -> str:
+        """Say that a typed answer did not match any option (or said two things at once)."""
         t = self.t(conv)
         if not text.strip():
             return t.gettext("I did not get an answer.")
+        if reading.problem == "contradiction":
+            return readback.contradiction(t)
         return t.gettext("Sorry, I did not understand. Please tap one of the answers below.")
 
     def problem(self, conv: Conversation, question: Question, text: str, *, hint: bool) -> Reply:
@@ -594,3 +596,8 @@ class Renderer:
                 "be changed here. Type /restart to start a new screening."
             )
         )
+
+    def yes_no(self, conv: Conversation) -> list[tuple[str, str]]:
+        """Return the plain answers Yes and No (ids "yes" and "no")."""
+        t = self.t(conv)
+        return [("yes", t.gettext("Yes")), ("no", t.gettext("No"))]
