@@ -45,13 +45,15 @@ def value_text(t: Translator, question: Question, value: str) -> str:
 
 
 def typed_reading(answer: Answer, spec: MeasureSpec, lang: str) -> Measured | None:
-    """Return the number and unit the patient's words were read as, or None."""
-    if not answer.raw or not answer.unit:
+    """Return the number and unit the patient's words were read as (with the stored
+    answer's bound), or None."""
+    split = split_value(answer.value)
+    if not answer.raw or not answer.unit or split is None:
         return None
     measured = read_measurement(answer.raw, spec, lang, forced_unit=answer.unit).measured
     if measured is None or measured.number is None or measured.unit != answer.unit:
         return None
-    return measured
+    return replace(measured, bound=split[0])
 
 
 def unit_assumed(answer: Answer, spec: MeasureSpec, lang: str) -> bool:

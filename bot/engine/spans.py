@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Literal
 
-Bound = Literal["lt", "le", "gt", "ge"]
+from bot.engine.answers import Bound
+
 #: The sign each bound is written with, in stored values and wherever one is shown.
 SIGNS: dict[str, str] = {"lt": "<", "le": "≤", "gt": ">", "ge": "≥"}
-_BOUNDS = {sign: bound for bound, sign in SIGNS.items()}
+_BOUNDS: dict[str, Bound] = {"<": "lt", "≤": "le", ">": "gt", "≥": "ge"}
 
 
 def bounded_value(number: Decimal, bound: str | None) -> str:
@@ -23,7 +23,7 @@ def bounded_value(number: Decimal, bound: str | None) -> str:
     return SIGNS.get(bound or "", "") + format(number, "f")
 
 
-def split_value(value: str) -> tuple[str | None, Decimal] | None:
+def split_value(value: str) -> tuple[Bound | None, Decimal] | None:
     """Return ``(bound, number)`` of a stored measurement, or None when it is not a number."""
     bound = _BOUNDS.get(value[:1])
     try:
