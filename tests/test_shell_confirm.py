@@ -15,16 +15,9 @@ def test_a_reading_is_confirmed_by_its_number(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     script(monkeypatch, {"I think so": proposed("yes")})
-    lines = iter(["1", "I think so", "1"])  # agree, a hedged yes, then "1. Yes"
-
-    def read() -> str:
-        line = next(lines, None)
-        if line is None:
-            raise EOFError
-        return line
-
+    lines = iter(["1", "I think so", "1", "/quit"])  # agree, a hedged yes, then "1. Yes"
     out = io.StringIO()
-    assert run_shell(engine, "en", read=read, out=out) == 0
+    assert run_shell(engine, "en", read=lines.__next__, out=out) == 0
     text = out.getvalue()
     offer = text.index("Do you mean: Yes?")
     assert "  1. Yes\n  2. No\n  3. I don't know" in text[offer:]

@@ -209,11 +209,11 @@ class Engine:
         if event.kind == "tap":
             answer = self.answering.tapped(conv, question, event, result)
         else:
-            answer = self._typed(conv, question, event.text, result)
+            answer = self._typed_answer(conv, question, event.text, result)
         if answer is not None:
             self._commit(conv, question, answer, result)
 
-    def _typed(
+    def _typed_answer(
         self, conv: Conversation, question: Question, text: str, result: Result
     ) -> Answer | None:
         """Handle text typed at a question: every typed answer starts here."""
