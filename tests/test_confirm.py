@@ -143,6 +143,21 @@ def test_a_yes_that_could_mean_either_answer_asks_for_a_tap(engine: Engine) -> N
     assert patient.replies[0].text == "Please tap one of the answers below."
 
 
+def test_no_to_a_proposed_no_asks_for_a_tap(engine: Engine) -> None:
+    patient = at(engine, "diabetes_diagnosed")
+    patient.say(HEDGED_NO)
+    patient.say("no")  # "no, I don't mean no" or "the answer is no"?
+    offered(patient, "diabetes_diagnosed")
+    assert patient.replies[0].text == "Please tap one of the answers below."
+
+
+def test_i_dont_know_typed_at_the_check_is_the_answer_unknown(engine: Engine) -> None:
+    patient = at(engine, "diabetes_diagnosed")
+    patient.say(HEDGED_NO)
+    patient.say("I don't know")
+    assert [(f, a.value) for f, a in patient.last.answered] == [("diabetes_diagnosed", "unknown")]
+
+
 def test_tapping_the_questions_own_button_instead_is_the_answer(engine: Engine) -> None:
     patient = at(engine, "diabetes_diagnosed")
     question = patient.asked

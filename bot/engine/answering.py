@@ -224,7 +224,7 @@ class Answering:
         if said is None:
             conv.proposed = None
             return self.typed(conv, question, text, result)
-        fresh = self._understood(conv, question, text)
+        fresh = self._understood(conv, question, text) if said in (YES, NO) else None
         if fresh is not None and (fresh.value == proposed.value) != (said == YES):
             result.replies.append(self.render.please_choose(conv))
             result.replies.append(self.check_question(conv, question, proposed))
