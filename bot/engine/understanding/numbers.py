@@ -1,0 +1,56 @@
+"""Numbers written in words, made digits: libraries per script, small tables beside."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import cn2an
+from number_parser import parse as parse_words
+from pyarabic import number as arabic_number
+
+_CHINESE_NUMERAL = re.compile(r"[零〇一二两兩三四五六七八九十百千点點]")
+_WORD_LANGS = {"en": "en", "es": "es", "ru": "ru"}
+_POINT = re.compile(r"(\d+)\s+(?:point|dot|punto|coma|запятая|точка)\s+(\d+)\b")
+_ARABIC_WORD = re.compile(r"[\u0621-\u064a]")
+_ARABIC_AND = re.compile(r"(?<=\s)و\s+")
+_ARABIC_HUNDRED = re.compile(r"\b(?:مية|ميه|ميت)\b")
+_ARABIC_FOUR = re.compile(r"(?<![\u0621-\u064a])(و?)اربع")
+_LATIN_OR_CYRILLIC_WORD = re.compile(r"[a-zа-яё]", re.IGNORECASE)
+_DIGIT_DIGIT = re.compile(r"(?<=\d) (?=\d)")
+
+
+def to_digits(text: str, lang: str) -> str:
+    """``text`` with number words made digits ("forty-five" -> "45", "四十五" -> "45")."""
+    text = unicodedata.normalize("NFKC", text)
+    if _CHINESE_NUMERAL.search(text):
+        text = _chinese(text)
+    if _ARABIC_WORD.search(text):
+        text = _arabic(text)
+    if _LATIN_OR_CYRILLIC_WORD.search(text):
+        for language in dict.fromkeys((_WORD_LANGS.get(lang, "en"), "en")):
+            text = parse_words(text, language=language)
+        text = _POINT.sub(r"\1.\2", text)
+    return text
+
+
+def _chinese(text: str) -> str:
+    """Chinese numerals made digits by cn2an ("百分之八点一" -> "8.1%")."""
+    text = text.replace("點", "点").replace("兩", "两")
+    try:
+        return str(cn2an.transform(text, "cn2an"))
+    except (ValueError, KeyError, IndexError):
+        return text
+
+
+def _arabic(text: str) -> str:
+    """Arabic number words made digits by pyarabic ("خمسة وأربعون" -> "45")."""
+    text = _ARABIC_HUNDRED.sub("مئة", _ARABIC_AND.sub("و", text))
+    text = _ARABIC_FOUR.sub(r"\1أربع", text)
+    words = text.split()
+    spans = arabic_number.detect_number_phrases_position(words)
+    for start, end in sorted(spans, reverse=True):
+        value = arabic_number.text2number(" ".join(words[start : end + 1]))
+        if value:
+            words[start : end + 1] = [str(value)]
+    return " ".join(words)
