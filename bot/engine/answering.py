@@ -190,24 +190,24 @@ class Answering:
     def _typed_unit(
         self, conv: Conversation, question: Question, text: str, result: Result
     ) -> Answer | None:
+        """Typed text while the bot asks for a bare number's unit.
+
+        A whole answer ("61 kg", "I don't know", another bare number) replaces the
+        number; a unit ("kg", or a unit word like "斤") completes it.
+        """
         assert question.measure is not None and conv.pending is not None
         raw = conv.pending["raw"]
-        labels = self.render.unit_labels(conv, question.measure.ask)
-        unit = read_choice(text, labels, conv.lang)
-        if unit.status == "understood" and unit.option is not None:
+        spec, lang = question.measure, conv.lang
+        fresh = read_measurement(text, spec, lang)
+        unit = read_choice(text, self.render.unit_labels(conv, spec.ask), lang)
+        if not _ok(fresh) and unit.status == "understood" and unit.option is not None:
             return self._measured(conv, question, raw, unit.option, result)
         if text.strip() == raw:
             self.retry(conv, question, self.render.unit_needed(conv, question), result)
             return None
-        # A typed unit word ("斤") completes the number; a whole answer ("61 kg",
-        # "I don't know", another bare number) replaces it.
-        spec, lang = question.measure, conv.lang
-        fresh = read_measurement(text, spec, lang)
-        combined = read_measurement(f"{raw} {text}", spec, lang)
-        completes = _ok(combined) and not _ok(fresh)
-        return self._measured(
-            conv, question, f"{raw} {text.strip()}" if completes else text, None, result
-        )
+        completes = not _ok(fresh) and _ok(read_measurement(f"{raw} {text}", spec, lang))
+        typed = f"{raw} {text.strip()}" if completes else text
+        return self._measured(conv, question, typed, None, result)
 
     def _typed_at_check(
         self, conv: Conversation, question: Question, text: str, result: Result
