@@ -85,3 +85,14 @@ def test_replay_confirms_a_hedge_and_lists_it(engine: Engine) -> None:
     line = run_profile(engine, {"id": "h1", "language": "en", "answers": answers})
     assert line["outcome"] == "likely_eligible"
     assert line["confirmed"] == ["hiv", "tumor"]
+
+
+@pytest.mark.parametrize(("choose", "kg"), [("tai_jin", "78"), ("jin", "65"), ("台斤", "78")])
+def test_a_zh_hant_jin_asks_which_jin(engine: Engine, choose: str, kg: str) -> None:
+    patient = at(engine, "weight", "zh-Hant")
+    patient.say("130斤")
+    asked = patient.asked
+    assert asked is not None and asked.step == "weight#unit"
+    assert [c.id for c in asked.choices] == ["tai_jin", "jin"]
+    patient.answer(choose)
+    assert patient.conv.answers["weight"].value == kg

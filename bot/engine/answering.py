@@ -73,10 +73,9 @@ class Answering:
         if conv.proposed is not None and event.step == question.id + CHECK_SUFFIX:
             return self._checked(conv, question, event.option, result)
         expected = question.id + UNIT_SUFFIX if conv.pending else question.id
-        if event.step == expected and conv.pending and question.measure is not None:
-            if event.option in question.measure.ask:
-                raw = conv.pending["raw"]
-                return self._measured(conv, question, raw, event.option, result)
+        if event.step == expected and conv.pending:
+            if event.option in self._pending_units(conv, question):
+                return self._measured(conv, question, conv.pending["raw"], event.option, result)
         elif event.step == expected and event.option in question.option_ids:
             conv.proposed = None
             return Answer(event.option)
@@ -151,10 +150,11 @@ class Answering:
         result: Result,
     ) -> Answer | None:
         assert question.measure is not None
+        number = (conv.pending or {}).get("number") if forced_unit else None
         conv.pending = None
         if forced_unit is None and self._says_dont_know(conv, question, text):
             return Answer(DONT_KNOW, raw=text.strip())
-        reading = read_measurement(text, question.measure, conv.lang, forced_unit)
+        reading = self._read_in(conv, question, text, forced_unit, number)
         answer = self._measured_answer(question, reading, text)
         if self._took(conv, question, reading, answer, result):
             return answer
@@ -162,12 +162,40 @@ class Answering:
             return None
         measured = reading.measured
         if measured is not None and measured.status == "need_unit":
-            conv.pending = {"raw": text.strip()}
+            conv.pending = {"raw": text.strip(), "units": " ".join(measured.choices)}
+            if measured.number is not None:
+                conv.pending["number"] = format(measured.number, "f")
             result.replies.append(self.render.unit_question(conv, question, conv.pending))
             return None
         problem = self.render.measurement_problem(conv, question, reading, text)
         self.retry(conv, question, problem, result)
         return None
+
+    def _read_in(
+        self,
+        conv: Conversation,
+        question: Question,
+        text: str,
+        unit: str | None,
+        number: str | None,
+    ) -> Reading:
+        """Read a measurement, in ``unit`` when the patient chose one for a bare ``number``.
+
+        A unit word that can mean two units (斤 in zh-Hant: 台斤 or 市斤) stays in the
+        words, so the chosen unit is applied to the number itself.
+        """
+        assert question.measure is not None
+        reading = read_measurement(text, question.measure, conv.lang, unit)
+        measured = reading.measured
+        if unit is None or number is None or measured is None or measured.unit in (None, unit):
+            return reading
+        return read_measurement(number, question.measure, conv.lang, unit)
+
+    def _pending_units(self, conv: Conversation, question: Question) -> tuple[str, ...]:
+        """Return the units offered for the bare number waiting for one."""
+        assert question.measure is not None
+        offered = (conv.pending or {}).get("units", "").split()
+        return tuple(offered) or question.measure.ask
 
     def _measured_answer(self, question: Question, reading: Reading, text: str) -> Answer | None:
         measured = reading.measured
@@ -199,7 +227,8 @@ class Answering:
         raw = conv.pending["raw"]
         spec, lang = question.measure, conv.lang
         fresh = read_measurement(text, spec, lang)
-        unit = read_choice(text, self.render.unit_labels(conv, spec.ask), lang)
+        labels = self.render.unit_labels(conv, self._pending_units(conv, question))
+        unit = read_choice(text, labels, lang)
         if not _ok(fresh) and unit.status == "understood" and unit.option is not None:
             return self._measured(conv, question, raw, unit.option, result)
         if text.strip() == raw:

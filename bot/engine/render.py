@@ -85,9 +85,10 @@ class Renderer:
     def unit_question(
         self, conv: Conversation, question: Question, pending: dict[str, str]
     ) -> Reply:
-        """Ask which unit a bare number was in."""
+        """Ask which unit a bare number was in (the units the reading offers, else the
+        question's)."""
         assert question.measure is not None
-        labels = self.unit_labels(conv, question.measure.ask)
+        labels = self.unit_labels(conv, pending.get("units", "").split() or question.measure.ask)
         text = self.t(conv).gettext(
             "You typed {value}. Which unit is that? Please tap one.", value=pending["raw"]
         )
