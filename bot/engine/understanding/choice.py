@@ -55,6 +55,8 @@ def _yes_no_scanner(lang: str) -> Scanner:
         add_phrases(table, words.get("yes"), "yes")
         add_phrases(table, words.get("negators"), "negators")
         add_phrases(table, words.get("affirmers"), "affirmers")
+        add_phrases(table, words.get("emphasis"), "emphasis")
+        add_phrases(table, words.get("questions"), "questions")
     for words in languages:  # the lexicon's phrases ("i have", "no i don't")
         add_phrases(table, lex.words("no", words.lang), "negators")
         add_phrases(table, lex.words("yes", words.lang), "affirmers")
@@ -73,9 +75,11 @@ def _polarity(hits: list[Hit]) -> str | None:
     negative = bool(kinds & set(_NEGATIVE))
     if positive and negative:
         return "conflict"
+    if "questions" in kinds and not positive and "no" not in kinds:
+        return None  # "what do you mean?"
     if negative:
-        return "no"
-    if positive or "affirmers" in kinds:
+        return "no"  # "не было", "of course not", "ما عندي"
+    if positive or kinds & {"affirmers", "emphasis"}:
         return "yes"
     hedged = [h.payload for h in hits if h.kind == "hedge" and h.payload]
     return hedged[0] if hedged else None

@@ -14,7 +14,17 @@ import yaml
 from bot.engine.lexicon import SAFE_LOADER, DataError, fold
 
 LANGUAGES = ("en", "zh-Hans", "zh-Hant", "es", "ru", "ar")
-PHRASE_LISTS = ("yes", "no", "negators", "affirmers", "unknown", "contrast", "fillers")
+PHRASE_LISTS = (
+    "yes",
+    "no",
+    "negators",
+    "affirmers",
+    "emphasis",
+    "questions",
+    "unknown",
+    "contrast",
+    "fillers",
+)
 BOUNDS = ("lt", "le", "gt", "ge")
 Polarity = Literal["yes", "no"]
 
@@ -84,7 +94,7 @@ def _check_clashes(
     source: str, lists: Mapping[str, frozenset[str]], hedges: Mapping[str, object]
 ) -> None:
     """Raise DataError when one phrase is both positive and negative, or a hedge and sure."""
-    positive = lists["yes"] | lists["affirmers"]
+    positive = lists["yes"] | lists["affirmers"] | lists["emphasis"]
     negative = lists["no"] | lists["negators"]
     for phrase in sorted(positive & negative):
         raise DataError(f"{source}: {phrase!r} is both a yes word and a no word")
