@@ -72,6 +72,7 @@ def test_a_hedged_yes_is_offered_as_one_tap(engine: Engine) -> None:
     patient = at(engine, "diabetes_diagnosed")
     patient.say(HEDGED_YES)
     offered(patient, "diabetes_diagnosed")
+    assert len(patient.replies) == 1 and patient.conv.retries == 0  # only the offer
     asked = patient.asked
     assert asked is not None
     assert asked.text == "Do you mean: Yes?"
@@ -188,6 +189,7 @@ def test_a_measurement_is_offered_with_its_value_and_unit(engine: Engine) -> Non
     patient = at(engine, "age")
     patient.say(HEDGED_AGE)
     offered(patient, "age")
+    assert len(patient.replies) == 1 and patient.conv.retries == 0  # only the offer
     asked = patient.asked
     assert asked is not None and asked.text == "Do you mean: 45 years?"
     assert [c.id for c in asked.choices] == ["yes", "no"]  # age has no "I don't know"

@@ -34,6 +34,7 @@ def test_a_hedge_is_offered_and_confirmed(
     patient.say(typed)
     asked = patient.asked
     assert asked is not None and asked.text == offer and asked.step == "hiv#check"
+    assert len(patient.replies) == 1  # the offer alone, no complaint
     assert patient.last.answered == []
     patient.tap("yes")
     ((fact, answer),) = patient.last.answered

@@ -120,7 +120,9 @@ class Answering:
             answer = Answer(reading.option, raw=text.strip()) if reading.option else None
             if self._took(conv, question, reading, answer, result):
                 return answer
-            self.retry(conv, question, self.render.not_understood(conv, reading, text), result)
+            if conv.proposed is None:
+                problem = self.render.not_understood(conv, reading, text)
+                self.retry(conv, question, problem, result)
             return None
         return self._measured(conv, question, text, None, result)
 
