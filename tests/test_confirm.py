@@ -41,6 +41,9 @@ def readings(monkeypatch: pytest.MonkeyPatch) -> None:
             "<0.3 nmol/L": measured("0.3", "nmol_l", bound="lt"),
             "<0.01": measured("0.01", "nmol_l", bound="lt"),
             "<6.5 %": measured("6.5", "percent", bound="lt"),
+            "type 1 and 2": Reading("unclear", problem="several"),
+            "yes and no": Reading("unclear", problem="contradiction"),
+            "dunno": Reading("unclear", problem="unknown_not_offered"),
             "0.3 nanomol": Reading(
                 "unclear", measured=Measured("invalid"), problem="unknown_unit", detail="nanomol"
             ),
@@ -264,6 +267,25 @@ def test_an_unknown_unit_is_named(engine: Engine) -> None:
     assert patient.last.answered == []
     assert patient.replies[0].kind == "error"
     assert 'I did not recognise the unit "nanomol"' in patient.replies[0].text
+
+
+@pytest.mark.parametrize(
+    ("qid", "typed", "said"),
+    [
+        ("diabetes_type", "type 1 and 2", "Please choose only one answer."),
+        ("hiv", "yes and no", "Your answer seems to say two different things."),
+        ("sex", "dunno", "This question needs one of the answers below."),
+        ("hiv", "blah blah", "Sorry, I did not understand."),
+    ],
+)
+def test_an_unclear_choice_says_what_went_wrong(
+    engine: Engine, qid: str, typed: str, said: str
+) -> None:
+    patient = at(engine, qid)
+    patient.say(typed)
+    assert patient.last.answered == [] and patient.conv.proposed is None
+    assert patient.replies[0].kind == "error" and patient.replies[0].text.startswith(said)
+    assert patient.asked is not None and patient.asked.step == qid
 
 
 def test_a_bare_weight_still_asks_for_its_unit(engine: Engine) -> None:

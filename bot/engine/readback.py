@@ -115,11 +115,20 @@ def unknown_unit(t: Translator, question: Question, word: str) -> str:
     )
 
 
-def contradiction(t: Translator) -> str:
-    """Say that a typed answer seemed to say two different things."""
-    return t.gettext(
-        "Your answer seems to say two different things. Please tap the answer below that fits best."
-    )
+def choice_problem(t: Translator, problem: str) -> str:
+    """Say why a typed answer to a choice question was not taken, or "" for no known reason."""
+    if problem == "contradiction":
+        return t.gettext(
+            "Your answer seems to say two different things. "
+            "Please tap the answer below that fits best."
+        )
+    if problem == "several":
+        return t.gettext("Please choose only one answer.")
+    if problem == "unknown_not_offered":
+        return t.gettext(
+            "This question needs one of the answers below. Please tap the one that fits best."
+        )
+    return ""
 
 
 def accepted_units(t: Translator, question: Question) -> str:

@@ -136,8 +136,9 @@ class Renderer:
         t = self.t(conv)
         if not text.strip():
             return t.gettext("I did not get an answer.")
-        if reading.problem == "contradiction":
-            return readback.contradiction(t)
+        explained = readback.choice_problem(t, reading.problem)
+        if explained:
+            return explained
         return t.gettext("Sorry, I did not understand. Please tap one of the answers below.")
 
     def problem(self, conv: Conversation, question: Question, text: str, *, hint: bool) -> Reply:
