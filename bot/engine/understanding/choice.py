@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from functools import cache
 
 from rapidfuzz.distance import OSA
@@ -25,6 +26,9 @@ from bot.engine.understanding.text import (
 
 UNKNOWN = "unknown"
 _NEGATIVE = ("no", "negators")
+#: A yes or no said only by a verb ("I have ...") among this many other words is offered
+#: back, not taken: "I have hepatitis B" is no answer to "Have you had HIV?".
+LOOSE_WORDS = 2
 _FLAT = re.compile(r"[^\w]+")
 Options = Sequence[tuple[str, str]]
 
@@ -57,6 +61,9 @@ def _yes_no_scanner(lang: str) -> Scanner:
         add_phrases(table, words.get("affirmers"), "affirmers")
         add_phrases(table, words.get("emphasis"), "emphasis")
         add_phrases(table, words.get("questions"), "questions")
+    for words in languages:
+        add_phrases(table, words.get("others"), "others")
+        add_phrases(table, words.get("neutral"), "neutral")
     for words in languages:  # the lexicon's phrases ("i have", "no i don't")
         add_phrases(table, lex.words("no", words.lang), "negators")
         add_phrases(table, lex.words("yes", words.lang), "affirmers")
@@ -66,6 +73,13 @@ def _yes_no_scanner(lang: str) -> Scanner:
 def says_unknown(text: str, lang: str) -> bool:
     """True if ``text`` (normalised) says "I don't know" somewhere."""
     return bool(_unknown_scanner(lang).scan(text))
+
+
+def _copula(hit: Hit) -> Hit:
+    """A one-character Chinese yes (是, 对, 係) inside a sentence is a verb, not an answer."""
+    if hit.kind == "yes" and hit.start > 0 and len(hit.text) == 1 and has_cjk(hit.text):
+        return Hit("neutral", "", hit.start, hit.end, hit.text)
+    return hit
 
 
 def _polarity(hits: list[Hit]) -> str | None:
@@ -85,42 +99,59 @@ def _polarity(hits: list[Hit]) -> str | None:
     return hedged[0] if hedged else None
 
 
+@dataclass
+class _Said:
+    """What the clauses of an answer said, gathered."""
+
+    firm: list[str] = field(default_factory=list)  # a plain yes or no
+    unsure: list[str] = field(default_factory=list)  # hedged, or a verb among other words
+    unknown: bool = False
+    contrast: bool = False
+    conflict: bool = False
+    problem: str = "hedge"
+
+    def add(self, clause: str, scanner: Scanner) -> None:
+        hits = [_copula(h) for h in scanner.scan(clause)]
+        kinds = {h.kind for h in hits}
+        self.contrast = self.contrast or "contrast" in kinds
+        if "others" in kinds:  # "my mother has it": about someone else
+            self.contrast = True
+            return
+        polarity = _polarity(hits)
+        if polarity == "conflict":
+            self.conflict = True
+        elif polarity is not None:
+            loose = not kinds & {"yes", "no"} and scanner.leftover(clause, hits) >= LOOSE_WORDS
+            if "hedge" in kinds or loose:
+                self.unsure.append(polarity)
+                self.problem = "hedge" if "hedge" in kinds else "unsure"
+            else:
+                self.firm.append(polarity)
+
+
 def _read_yes_no(norm: str, ids: set[str], lang: str) -> Reading:
     """Read yes/no clause by clause; agreeing words are understood, others offered."""
     scanner = _yes_no_scanner(lang)
-    firm: list[str] = []
-    hedged: list[str] = []
-    unknown = contrast = conflict = False
+    said = _Said()
     for clause in clauses(norm):
         if says_unknown(clause, lang):
-            unknown = True
-            continue
-        hits = scanner.scan(clause)
-        contrast = contrast or any(h.kind == "contrast" for h in hits)
-        polarity = _polarity(hits)
-        if polarity == "conflict":
-            conflict = True
-        elif polarity is not None:
-            is_hedged = any(h.kind == "hedge" for h in hits)
-            (hedged if is_hedged else firm).append(polarity)
-    if unknown:
+            said.unknown = True
+        else:
+            said.add(clause, scanner)
+    if said.unknown:
         if UNKNOWN not in ids:
             return Reading("unclear", problem="unknown_not_offered")
-        if "yes" in firm or conflict or contrast:
+        if "yes" in said.firm or said.conflict or said.contrast:
             return Reading("confirm", option=UNKNOWN, problem="contradiction")
         return Reading("understood", option=UNKNOWN)
-    said = list(dict.fromkeys((*firm, *hedged)))
-    best: str | None = (firm or hedged)[0] if (firm or hedged) else None
-    if conflict or len(said) > 1:
-        if best is None:
-            return Reading("unclear", problem="contradiction")
-        return Reading("confirm", option=best, problem="contradiction")
+    answers = list(dict.fromkeys((*said.firm, *said.unsure)))
+    best = answers[0] if answers else None
     if best is None:
-        return Reading("unclear", problem="no_match")
-    if contrast:
+        return Reading("unclear", problem="contradiction" if said.conflict else "no_match")
+    if said.conflict or len(answers) > 1 or said.contrast:
         return Reading("confirm", option=best, problem="contradiction")
-    if not firm:
-        return Reading("confirm", option=best, problem="hedge")
+    if not said.firm:
+        return Reading("confirm", option=best, problem=said.problem)
     return Reading("understood", option=best)
 
 
@@ -154,8 +185,10 @@ def _read_options(norm: str, options: Options, lang: str) -> Reading:
         return Reading("understood", option=UNKNOWN)
     if len(named) != 1:
         return Reading("unclear", problem="several" if named else "no_match")
-    if "negators" in kinds or "contrast" in kinds:
+    if "negators" in kinds:
         return Reading("unclear", problem="contradiction")
+    if "contrast" in kinds:
+        return Reading("confirm", option=named[0], problem="contradiction")
     if "hedge" in kinds or "unknown" in kinds:
         return Reading("confirm", option=named[0], problem="hedge")
     return Reading("understood", option=named[0])

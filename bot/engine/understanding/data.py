@@ -24,6 +24,8 @@ PHRASE_LISTS = (
     "unknown",
     "contrast",
     "fillers",
+    "neutral",
+    "others",
 )
 BOUNDS = ("lt", "le", "gt", "ge")
 Polarity = Literal["yes", "no"]

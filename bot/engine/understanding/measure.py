@@ -80,10 +80,10 @@ def _decide(measured: Measured, kinds: set[str], hits: tuple[Hit, ...], rest: st
     bound = next((h.payload for h in hits if h.kind == "bound"), None)
     if measured.status == "unknown":
         return Reading("understood", measured=measured)
-    if measured.status != "ok":
-        return _unclear(measured, rest)
     if bound is not None:
         measured = replace(measured, bound=_as_bound(bound))
+    if measured.status != "ok":
+        return _unclear(measured, rest)
     if "hedge" in kinds:
         return Reading("confirm", measured=measured, problem="hedge")
     return Reading("understood", measured=measured)

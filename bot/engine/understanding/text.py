@@ -30,6 +30,8 @@ class Hit:
     kind: str
     payload: str
     start: int
+    end: int
+    text: str = ""  # the phrase as found
 
 
 def has_cjk(text: str) -> bool:
@@ -87,9 +89,17 @@ class Scanner:
         if self._regex is None:
             return []
         return [
-            Hit(*self._kinds[m.group()], m.start())
+            Hit(*self._kinds[m.group()], m.start(), m.end(), m.group())
             for m in self._regex.finditer(squeeze(clause, self.words))
         ]
+
+    def leftover(self, clause: str, hits: list[Hit]) -> int:
+        """How many words (Chinese: characters) of ``clause`` no phrase explains."""
+        text = list(squeeze(clause, self.words))
+        for hit in hits:
+            text[hit.start : hit.end] = " " * (hit.end - hit.start)
+        rest = "".join(text)
+        return len(_CJK.findall(rest)) + len(re.findall(r"[^\W\u2e80-\u9fff\uf900-\ufaff]+", rest))
 
     def strip(self, text: str, kinds: Iterable[str]) -> tuple[str, list[Hit]]:
         """``text`` without the phrases of ``kinds``, and the phrases removed."""
@@ -102,7 +112,7 @@ class Scanner:
             kind, payload = self._kinds[match.group()]
             if kind not in wanted:
                 return match.group()
-            removed.append(Hit(kind, payload, match.start()))
+            removed.append(Hit(kind, payload, match.start(), match.end()))
             return " "
 
         return _SPACES.sub(" ", self._regex.sub(cut, text)).strip(), removed
