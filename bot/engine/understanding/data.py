@@ -26,6 +26,8 @@ PHRASE_LISTS = (
     "fillers",
     "neutral",
     "others",
+    "unknown_alone",
+    "ambiguous",
 )
 BOUNDS = ("lt", "le", "gt", "ge")
 Polarity = Literal["yes", "no"]

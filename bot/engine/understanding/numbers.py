@@ -25,13 +25,17 @@ def to_digits(text: str, lang: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     if _CHINESE_NUMERAL.search(text):
         text = _chinese(text)
-    if _ARABIC_WORD.search(text):
-        text = _arabic(text)
     if _LATIN_OR_CYRILLIC_WORD.search(text):
         for language in dict.fromkeys((_WORD_LANGS.get(lang, "en"), "en")):
             text = parse_words(text, language=language)
         text = _POINT.sub(r"\1.\2", text)
     return text
+
+
+def arabic_to_digits(text: str) -> str:
+    """Arabic number words made digits; run on the text as typed (before folding)."""
+    text = unicodedata.normalize("NFKC", text)
+    return _arabic(text) if _ARABIC_WORD.search(text) else text
 
 
 def _chinese(text: str) -> str:
