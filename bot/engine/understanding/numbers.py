@@ -17,7 +17,8 @@ _ARABIC_AND = re.compile(r"(?<=\s)و\s+")
 _ARABIC_HUNDRED = re.compile(r"\b(?:مية|ميه|ميت)\b")
 _ARABIC_FOUR = re.compile(r"(?<![\u0621-\u064a])(و?)اربع")
 _LATIN_OR_CYRILLIC_WORD = re.compile(r"[a-zа-яё]", re.IGNORECASE)
-_DIGIT_DIGIT = re.compile(r"(?<=\d) (?=\d)")
+#: "метр восемьдесят", "metro setenta", "متر وسبعين": a metre said without "one".
+_LONE_METRE = re.compile(r"^(метр|metro|متر)\s+(?=\d)")
 
 
 def to_digits(text: str, lang: str) -> str:
@@ -29,7 +30,7 @@ def to_digits(text: str, lang: str) -> str:
         for language in dict.fromkeys((_WORD_LANGS.get(lang, "en"), "en")):
             text = parse_words(text, language=language)
         text = _POINT.sub(r"\1.\2", text)
-    return text
+    return _LONE_METRE.sub(r"1 \1 ", text.strip())
 
 
 def arabic_to_digits(text: str) -> str:
