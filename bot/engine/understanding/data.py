@@ -24,6 +24,10 @@ PHRASE_LISTS = (
     "unknown",
     "contrast",
     "fillers",
+    "neutral",
+    "others",
+    "unknown_alone",
+    "ambiguous",
 )
 BOUNDS = ("lt", "le", "gt", "ge")
 Polarity = Literal["yes", "no"]

@@ -9,7 +9,7 @@ from functools import cache
 from bot.engine.answers import Bound, Measured, MeasureSpec, parse_measurement
 from bot.engine.lexicon import fold, load_lexicon
 from bot.engine.understanding.data import BOUNDS, chain
-from bot.engine.understanding.numbers import to_digits
+from bot.engine.understanding.numbers import arabic_to_digits, to_digits
 from bot.engine.understanding.reading import Reading
 from bot.engine.understanding.text import Hit, Scanner, add_phrases, normalise
 from bot.engine.units import load_units
@@ -60,7 +60,7 @@ def read_measurement(
     wide = _spec_for(spec)
     region = lang if forced_unit is None else ""
     scanner = _scanner(lang)
-    norm = normalise(to_digits(text, lang))
+    norm = normalise(arabic_to_digits(text))
     rest, hits = scanner.strip(norm, ("unknown", "bound", "hedge", "filler"))
     kinds = {h.kind for h in hits}
     if "bound" not in kinds and "hedge" not in kinds:
@@ -71,8 +71,12 @@ def read_measurement(
         return Reading("understood", measured=Measured("unknown"))
     if len({h.payload for h in hits if h.kind == "bound"}) > 1:
         return Reading("unclear", measured=Measured("several"), problem="contradiction")
-    measured = parse_measurement(rest, wide, lang, forced_unit)
-    return _regional(_decide(measured, kinds, tuple(hits), rest), region, norm)
+    digits, more = scanner.strip(normalise(to_digits(rest, lang)), ("bound", "hedge", "filler"))
+    hits += more
+    measured = parse_measurement(digits, wide, lang, forced_unit)
+    return _regional(
+        _decide(measured, kinds | {h.kind for h in more}, tuple(hits), digits), region, norm
+    )
 
 
 def _decide(measured: Measured, kinds: set[str], hits: tuple[Hit, ...], rest: str) -> Reading:
@@ -80,10 +84,10 @@ def _decide(measured: Measured, kinds: set[str], hits: tuple[Hit, ...], rest: st
     bound = next((h.payload for h in hits if h.kind == "bound"), None)
     if measured.status == "unknown":
         return Reading("understood", measured=measured)
-    if measured.status != "ok":
-        return _unclear(measured, rest)
     if bound is not None:
         measured = replace(measured, bound=_as_bound(bound))
+    if measured.status != "ok":
+        return _unclear(measured, rest)
     if "hedge" in kinds:
         return Reading("confirm", measured=measured, problem="hedge")
     return Reading("understood", measured=measured)

@@ -17,7 +17,8 @@ _ARABIC_AND = re.compile(r"(?<=\s)و\s+")
 _ARABIC_HUNDRED = re.compile(r"\b(?:مية|ميه|ميت)\b")
 _ARABIC_FOUR = re.compile(r"(?<![\u0621-\u064a])(و?)اربع")
 _LATIN_OR_CYRILLIC_WORD = re.compile(r"[a-zа-яё]", re.IGNORECASE)
-_DIGIT_DIGIT = re.compile(r"(?<=\d) (?=\d)")
+#: "метр восемьдесят", "metro setenta", "متر وسبعين": a metre said without "one".
+_LONE_METRE = re.compile(r"^(метр|metro|متر)\s+(?=\d)")
 
 
 def to_digits(text: str, lang: str) -> str:
@@ -25,13 +26,17 @@ def to_digits(text: str, lang: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     if _CHINESE_NUMERAL.search(text):
         text = _chinese(text)
-    if _ARABIC_WORD.search(text):
-        text = _arabic(text)
     if _LATIN_OR_CYRILLIC_WORD.search(text):
         for language in dict.fromkeys((_WORD_LANGS.get(lang, "en"), "en")):
             text = parse_words(text, language=language)
         text = _POINT.sub(r"\1.\2", text)
-    return text
+    return _LONE_METRE.sub(r"1 \1 ", text.strip())
+
+
+def arabic_to_digits(text: str) -> str:
+    """Arabic number words made digits; run on the text as typed (before folding)."""
+    text = unicodedata.normalize("NFKC", text)
+    return _arabic(text) if _ARABIC_WORD.search(text) else text
 
 
 def _chinese(text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -30,6 +31,8 @@ class Hit:
     kind: str
     payload: str
     start: int
+    end: int
+    text: str = ""  # the phrase as found
 
 
 def has_cjk(text: str) -> bool:
@@ -59,9 +62,23 @@ def squeeze(text: str, known: frozenset[str]) -> str:
             short = pattern.sub(r"\1", word)
             if short in known:
                 return short
-        return word
+        short = _squeeze_accented(word)  # "síii": í and i are one letter stretched
+        return short if short in known else word
 
     return re.sub(r"\w+", fix, text)
+
+
+def _base(ch: str) -> str:
+    return unicodedata.normalize("NFD", ch)[0]
+
+
+def _squeeze_accented(word: str) -> str:
+    """``word`` with runs of one letter, accented or not, cut to the run's first."""
+    out: list[str] = []
+    for ch in word:
+        if not out or _base(out[-1]) != _base(ch):
+            out.append(ch)
+    return "".join(out)
 
 
 def _boundary(phrase: str) -> str:
@@ -69,7 +86,7 @@ def _boundary(phrase: str) -> str:
     if has_cjk(phrase):
         return body
     head = r"(?<![\w'])" if re.match(r"\w", phrase) else ""
-    tail = r"(?![\w'])" if re.search(r"\w$", phrase) else ""
+    tail = r"(?![\w']|[.,]\d)" if re.search(r"\w$", phrase) else ""  # not "type 1.5"
     return head + body + tail
 
 
@@ -87,9 +104,22 @@ class Scanner:
         if self._regex is None:
             return []
         return [
-            Hit(*self._kinds[m.group()], m.start())
+            Hit(*self._kinds[m.group()], m.start(), m.end(), m.group())
             for m in self._regex.finditer(squeeze(clause, self.words))
         ]
+
+    def squeezed_length(self, clause: str) -> int:
+        """The length of ``clause`` as scanned (stretched letters undone)."""
+        return len(squeeze(clause, self.words))
+
+    def leftover(self, clause: str, hits: list[Hit]) -> int:
+        """How many words (Chinese: two characters) of ``clause`` no phrase explains."""
+        text = list(squeeze(clause, self.words))
+        for hit in hits:
+            text[hit.start : hit.end] = " " * (hit.end - hit.start)
+        rest = "".join(text)
+        words = re.findall(r"[^\W\u2e80-\u9fff\uf900-\ufaff]+", rest)
+        return (len(_CJK.findall(rest)) + 1) // 2 + len(words)
 
     def strip(self, text: str, kinds: Iterable[str]) -> tuple[str, list[Hit]]:
         """``text`` without the phrases of ``kinds``, and the phrases removed."""
@@ -102,7 +132,7 @@ class Scanner:
             kind, payload = self._kinds[match.group()]
             if kind not in wanted:
                 return match.group()
-            removed.append(Hit(kind, payload, match.start()))
+            removed.append(Hit(kind, payload, match.start(), match.end()))
             return " "
 
         return _SPACES.sub(" ", self._regex.sub(cut, text)).strip(), removed
