@@ -206,7 +206,7 @@ def test_a_measurement_in_another_unit_shows_both(engine: Engine) -> None:
     patient = at(engine, "weight", "zh-Hans")
     patient.say("130斤吧")
     offered(patient, "weight")
-    assert patient.asked is not None and patient.asked.text == "你是说：65 公斤（130 斤）吗？"
+    assert patient.asked is not None and patient.asked.text == "您是说“65 公斤（130 斤）”吗？"
 
 
 def test_a_new_number_typed_at_the_check_is_the_answer(engine: Engine) -> None:
@@ -245,7 +245,7 @@ def test_the_reading_waits_in_the_record(engine: Engine) -> None:
 @pytest.mark.parametrize(
     ("lang", "typed", "shown"),
     [
-        ("zh-Hans", "好像有", "你是说：是吗？"),
+        ("zh-Hans", "好像有", "您是说“是”吗？"),
         ("ru", "вроде нет", "Вы имеете в виду: Нет?"),
     ],
 )

@@ -23,7 +23,7 @@ def at(engine: Engine, qid: str, lang: str = "en") -> Patient:
         ("en", "I think so", "Do you mean: Yes?"),
         ("en", "probably not", "Do you mean: No?"),
         ("en", "👍", "Do you mean: Yes?"),
-        ("zh-Hans", "好像有", "你是说：是吗？"),
+        ("zh-Hans", "好像有", "您是说“是”吗？"),
         ("ru", "вроде нет", "Вы имеете в виду: Нет?"),
     ],
 )
