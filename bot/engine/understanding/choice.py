@@ -126,6 +126,10 @@ class _Said:
         if len(said) > 1:
             self.doubt = True  # "yes and no"
             return
+        first = hits[0].kind if hits else ""
+        if said and "others" in kinds and first not in ("yes", "no"):
+            self.doubt = True  # "mi mamá sí": yes, but for someone else
+            return
         if said:
             answer = said.pop()
             if hedges - {"", answer}:

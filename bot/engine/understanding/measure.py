@@ -66,7 +66,8 @@ def read_measurement(
     if "bound" not in kinds and "hedge" not in kinds:
         plain = parse_measurement(text, wide, lang, forced_unit)
         if plain.status in ("ok", "unknown"):
-            return _regional(_decide(plain, kinds, (), norm), region, norm)
+            reading = _forced_twin(_decide(plain, kinds, (), norm), forced_unit, spec, norm)
+            return _regional(reading, region, norm)
     if "unknown" in kinds and not re.search(r"\d", rest):
         return Reading("understood", measured=Measured("unknown"))
     if len({h.payload for h in hits if h.kind == "bound"}) > 1:
@@ -74,9 +75,8 @@ def read_measurement(
     digits, more = scanner.strip(normalise(to_digits(rest, lang)), ("bound", "hedge", "filler"))
     hits += more
     measured = parse_measurement(digits, wide, lang, forced_unit)
-    return _regional(
-        _decide(measured, kinds | {h.kind for h in more}, tuple(hits), digits), region, norm
-    )
+    reading = _decide(measured, kinds | {h.kind for h in more}, tuple(hits), digits)
+    return _regional(_forced_twin(reading, forced_unit, spec, norm), region, norm)
 
 
 def _decide(measured: Measured, kinds: set[str], hits: tuple[Hit, ...], rest: str) -> Reading:
@@ -110,6 +110,18 @@ def _unclear(measured: Measured, rest: str) -> Reading:
         if not re.search(r"\d", rest):
             return Reading("unclear", measured=measured, problem="no_number")
     return Reading("unclear", measured=measured, problem=measured.status)
+
+
+def _forced_twin(reading: Reading, forced: str | None, spec: MeasureSpec, typed: str) -> Reading:
+    """The 斤 the patient chose after being asked, for a number typed with a bare 斤."""
+    measured = reading.measured
+    if forced is None or measured is None or measured.number is None or measured.unit is None:
+        return reading
+    twins = {u for group in REGIONAL.values() if forced in group for u in group}
+    if measured.unit == forced or measured.unit not in twins or _NAMED_JIN.search(fold(typed)):
+        return reading
+    value = load_units().to_canonical(measured.number, forced, spec.quantity)
+    return replace(reading, measured=replace(measured, unit=forced, value=value))
 
 
 def _regional(reading: Reading, lang: str, typed: str) -> Reading:
