@@ -97,3 +97,18 @@ def test_a_zh_hant_jin_asks_which_jin(engine: Engine, choose: str, kg: str) -> N
     assert [c.id for c in asked.choices] == ["tai_jin", "jin"]
     patient.answer(choose)
     assert patient.conv.answers["weight"].value == kg
+
+
+def test_a_bound_outside_the_plausible_range_is_questioned(engine: Engine) -> None:
+    patient = at(engine, "hba1c")
+    patient.say(">25 %")
+    assert patient.last.answered == []
+    assert "too high or too low" in patient.replies[0].text
+
+
+def test_a_bare_bound_asks_for_its_unit_and_keeps_its_sign(engine: Engine) -> None:
+    patient = at(engine, "c_peptide_fasting")
+    patient.say("<0.1")
+    assert patient.asked is not None and patient.asked.step == "c_peptide_fasting#unit"
+    patient.tap("nmol_l")
+    assert patient.conv.answers["c_peptide_fasting"].value == "<0.1"
