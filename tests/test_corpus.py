@@ -76,7 +76,8 @@ def read(entry: Entry) -> Reading:
     if question.kind == "choice":
         t = get_catalogs().get(entry.lang)
         labels = [(o.id, t.pgettext("option", o.label)) for o in question.options]
-        return read_choice(entry.text, labels, entry.lang)
+        asked = t.pgettext(question.id, question.text)
+        return read_choice(entry.text, labels, entry.lang, question=asked)
     assert question.measure is not None
     return read_measurement(entry.text, question.measure, entry.lang)
 

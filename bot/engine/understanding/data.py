@@ -19,6 +19,7 @@ PHRASE_LISTS = (
     "no",
     "negators",
     "affirmers",
+    "owns",
     "emphasis",
     "questions",
     "unknown",
@@ -98,7 +99,7 @@ def _check_clashes(
     source: str, lists: Mapping[str, frozenset[str]], hedges: Mapping[str, object]
 ) -> None:
     """Raise DataError when one phrase is both positive and negative, or a hedge and sure."""
-    positive = lists["yes"] | lists["affirmers"] | lists["emphasis"]
+    positive = lists["yes"] | lists["affirmers"] | lists["owns"] | lists["emphasis"]
     negative = lists["no"] | lists["negators"]
     for phrase in sorted(positive & negative):
         raise DataError(f"{source}: {phrase!r} is both a yes word and a no word")

@@ -19,6 +19,7 @@ from bot.engine.units import load_units
 REGIONAL = {("zh-Hant", "jin"): ("tai_jin", "jin")}
 #: Words that say which of the regional units was meant.
 _NAMED_JIN = re.compile("市斤|台斤|臺斤")
+_AROUND = ("unknown", "bound", "hedge", "approx", "filler")
 _UNKNOWN_UNIT = re.compile(r"^[<>≤≥=\s]*-?\d+(?:[.,]\d+)?\s*([^\d\s].*)$")
 
 
@@ -36,7 +37,7 @@ def _scanner(lang: str) -> Scanner:
     for group in lex.less_than.values():
         add_phrases(table, group, "bound", "lt")
     for group in lex.hedges.values():
-        add_phrases(table, group, "filler")  # "about 65 kg" is 65 kg (the spec)
+        add_phrases(table, group, "approx")  # "about 65 kg" is 65 kg (the spec)
     unit_words = set(load_units().words)
     for words in languages:
         add_phrases(table, (h for h in words.hedges if h not in unit_words), "hedge")
@@ -61,7 +62,7 @@ def read_measurement(
     region = lang if forced_unit is None else ""
     scanner = _scanner(lang)
     norm = normalise(arabic_to_digits(text))
-    rest, hits = scanner.strip(norm, ("unknown", "bound", "hedge", "filler"))
+    rest, hits = scanner.strip(norm, _AROUND)
     kinds = {h.kind for h in hits}
     if "bound" not in kinds and "hedge" not in kinds:
         plain = parse_measurement(text, wide, lang, forced_unit)
@@ -72,7 +73,7 @@ def read_measurement(
         return Reading("understood", measured=Measured("unknown"))
     if len({h.payload for h in hits if h.kind == "bound"}) > 1:
         return Reading("unclear", measured=Measured("several"), problem="contradiction")
-    digits, more = scanner.strip(normalise(to_digits(rest, lang)), ("bound", "hedge", "filler"))
+    digits, more = scanner.strip(normalise(to_digits(rest, lang)), _AROUND)
     hits += more
     measured = parse_measurement(digits, wide, lang, forced_unit)
     reading = _decide(measured, kinds | {h.kind for h in more}, tuple(hits), digits)
@@ -81,6 +82,8 @@ def read_measurement(
 
 def _decide(measured: Measured, kinds: set[str], hits: tuple[Hit, ...], rest: str) -> Reading:
     """Understood, confirm (a hedge) or unclear, with the bound read."""
+    if "approx" in kinds and measured.status == "ok" and measured.unit == "years":
+        return Reading("unclear", measured=Measured("invalid"), problem="hedge")  # "about 50"
     bound = next((h.payload for h in hits if h.kind == "bound"), None)
     if measured.status == "unknown":
         return Reading("understood", measured=measured)

@@ -24,6 +24,27 @@ _CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff]")
 _SKIN_AND_VARIANTS = re.compile("[\U0001f3fb-\U0001f3ff\ufe0f\ufe0e\u200d]")
 
 
+_WORD = re.compile(r"[^\W\u2e80-\u9fff\uf900-\ufaff]+")
+
+
+@dataclass(frozen=True)
+class Context:
+    """The words and Chinese characters of the question the patient answers."""
+
+    words: frozenset[str] = frozenset()
+    chars: frozenset[str] = frozenset()
+    text: str = ""  # folded
+
+
+EMPTY = Context()
+
+
+def context(question: str) -> Context:
+    """The :class:`Context` of a question's text (any language)."""
+    folded = fold(question)
+    return Context(frozenset(_WORD.findall(folded)), frozenset(_CJK.findall(folded)), folded)
+
+
 @dataclass(frozen=True)
 class Hit:
     """A known phrase found in a clause."""
@@ -112,14 +133,19 @@ class Scanner:
         """The length of ``clause`` as scanned (stretched letters undone)."""
         return len(squeeze(clause, self.words))
 
-    def leftover(self, clause: str, hits: list[Hit]) -> int:
-        """How many words (Chinese: two characters) of ``clause`` no phrase explains."""
+    def leftover(self, clause: str, hits: list[Hit], context: Context = EMPTY) -> int:
+        """How many words (Chinese: two characters) of ``clause`` nothing explains.
+
+        Words of ``context`` (the question as the patient read it) explain themselves:
+        "有乙肝" answers "...比如乙肝或丙肝？" and says nothing more.
+        """
         text = list(squeeze(clause, self.words))
         for hit in hits:
             text[hit.start : hit.end] = " " * (hit.end - hit.start)
         rest = "".join(text)
-        words = re.findall(r"[^\W\u2e80-\u9fff\uf900-\ufaff]+", rest)
-        return (len(_CJK.findall(rest)) + 1) // 2 + len(words)
+        words = [w for w in _WORD.findall(rest) if w not in context.words]
+        chars = [c for c in _CJK.findall(rest) if c not in context.chars]
+        return (len(chars) + 1) // 2 + len(words)
 
     def strip(self, text: str, kinds: Iterable[str]) -> tuple[str, list[Hit]]:
         """``text`` without the phrases of ``kinds``, and the phrases removed."""
