@@ -20,11 +20,13 @@ from bot.engine.understanding import Reading, read_choice, read_measurement
 def script(monkeypatch: pytest.MonkeyPatch, readings: Mapping[str, Reading]) -> None:
     """Read each text in ``readings`` as its Reading, everything else as the bot does."""
 
-    def choice(text: str, options: Sequence[tuple[str, str]], lang: str) -> Reading:
+    def choice(
+        text: str, options: Sequence[tuple[str, str]], lang: str, question: str = ""
+    ) -> Reading:
         scripted = readings.get(text)
         if scripted is not None and scripted.measured is None:
             return scripted
-        return read_choice(text, options, lang)
+        return read_choice(text, options, lang, question)
 
     def measurement(
         text: str, spec: MeasureSpec, lang: str, forced_unit: str | None = None

@@ -116,7 +116,7 @@ class Answering:
         if conv.pending:
             return self._typed_unit(conv, question, text, result)
         if question.kind == "choice":
-            reading = read_choice(text, self.render.option_labels(conv, question), conv.lang)
+            reading = self._read_option(conv, question, text)
             answer = Answer(reading.option, raw=text.strip()) if reading.option else None
             if self._took(conv, question, reading, answer, result):
                 return answer
@@ -213,9 +213,14 @@ class Answering:
     def _says_dont_know(self, conv: Conversation, question: Question, text: str) -> bool:
         if DONT_KNOW not in question.option_ids:
             return False
-        labels = [(o, label) for o, label in self.render.option_labels(conv, question)]
-        reading = read_choice(text, labels, conv.lang)
+        reading = self._read_option(conv, question, text)
         return reading.status == "understood" and reading.option == DONT_KNOW
+
+    def _read_option(self, conv: Conversation, question: Question, text: str) -> Reading:
+        """Read typed text against the question's options, with the question as it was read."""
+        asked = self.render.t(conv).pgettext(question.id, question.text)
+        labels = self.render.option_labels(conv, question)
+        return read_choice(text, labels, conv.lang, question=asked)
 
     def _typed_unit(
         self, conv: Conversation, question: Question, text: str, result: Result
@@ -265,7 +270,7 @@ class Answering:
     def _understood(self, conv: Conversation, question: Question, text: str) -> Answer | None:
         """Return the answer ``text`` gives to the question when it is understood, else None."""
         if question.kind == "choice":
-            reading = read_choice(text, self.render.option_labels(conv, question), conv.lang)
+            reading = self._read_option(conv, question, text)
             if reading.status == "understood" and reading.option is not None:
                 return Answer(reading.option, raw=text.strip())
             return None
