@@ -49,6 +49,7 @@ def _option_scanner(options: Options, lang: str) -> Scanner:
 def _read_options(norm: str, options: Options, lang: str) -> Reading:
     """Read an answer naming one option among words that do not change it."""
     hits = _option_scanner(tuple(options), lang).scan(norm)
+    hits = [h for h in hits if not (h.kind == "contrast" and h.start == 0)]  # "بس وقت الحمل"
     kinds = {h.kind for h in hits} | ({"unknown"} if says_unknown(norm, lang) else set())
     ids = {oid for oid, _ in options}
     named = list(dict.fromkeys(h.payload for h in hits if h.kind == "option"))

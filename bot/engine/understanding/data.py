@@ -27,6 +27,7 @@ PHRASE_LISTS = (
     "fillers",
     "neutral",
     "others",
+    "rates",
     "unknown_alone",
     "ambiguous",
 )

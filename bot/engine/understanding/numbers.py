@@ -18,7 +18,9 @@ _ARABIC_HUNDRED = re.compile(r"\b(?:مية|ميه|ميت)\b")
 _ARABIC_FOUR = re.compile(r"(?<![\u0621-\u064a])(و?)اربع")
 _LATIN_OR_CYRILLIC_WORD = re.compile(r"[a-zа-яё]", re.IGNORECASE)
 #: "метр восемьдесят", "metro setenta", "متر وسبعين": a metre said without "one".
-_LONE_METRE = re.compile(r"^(метр|metro|متر)\s+(?=\d)")
+_LONE_METRE = re.compile(r"^(метр|metro|متر)\s+(?:و\s*)?(?=\d)")
+#: "ثمانية ونص", "eight and a half", "ocho y medio", "восемь с половиной": n.5.
+_HALF = re.compile(r"(\d+)\s*(?:و\s*نص|و\s*نصف|and a half|y medio|y media|с половиной)(?![\w])")
 
 
 def to_digits(text: str, lang: str) -> str:
@@ -30,6 +32,7 @@ def to_digits(text: str, lang: str) -> str:
         for language in dict.fromkeys((_WORD_LANGS.get(lang, "en"), "en")):
             text = parse_words(text, language=language)
         text = _POINT.sub(r"\1.\2", text)
+    text = _HALF.sub(r"\1.5", text)
     return _LONE_METRE.sub(r"1 \1 ", text.strip())
 
 

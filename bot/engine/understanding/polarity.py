@@ -35,6 +35,7 @@ _KINDS = (
     "emphasis",
     "questions",
     "others",
+    "rates",
     "neutral",
 )
 #: "I don't know" with this many other words is asked again ("肚子疼过，不知道是不是胰腺炎").
@@ -180,8 +181,8 @@ class _Said:
             answer = "yes"  # Chinese answers by echoing the question: "怀孕了吗？" "怀孕了"
         if answer is None:
             return
-        if leftover > _allowed(clause, hits, answer):
-            self.doubt = True  # "I have a cold": says more than yes or no
+        if leftover > _allowed(clause, hits, answer) or "rates" in kinds:
+            self.doubt = True  # "I have a cold", "once a month": says more than yes or no
             return
         self.hedged = self.hedged or bool(hedges)
         self.answers.append(answer)

@@ -42,7 +42,22 @@ EMPTY = Context()
 def context(question: str) -> Context:
     """The :class:`Context` of a question's text (any language)."""
     folded = fold(question)
-    return Context(frozenset(_WORD.findall(folded)), frozenset(_CJK.findall(folded)), folded)
+    words = {s for w in _WORD.findall(folded) for s in (w, *stems(w))}
+    return Context(frozenset(words), frozenset(_CJK.findall(folded)), folded)
+
+
+_ARABIC_LETTERS = re.compile("[\u0621-\u064a]+$")
+_ARABIC_PREFIX = re.compile("^(?:وال|بال|فال|لل|ال|و|ب|ف|ل)")
+_ARABIC_SUFFIX = re.compile("(?:ها|ات|ين|ون|ه|ا|ي)$")
+
+
+def stems(word: str) -> tuple[str, ...]:
+    """Light stems of an Arabic word ("حاملا" -> "حامل"), so that a question's word
+    explains its forms in an answer; other scripts have none."""
+    if not _ARABIC_LETTERS.match(word):
+        return ()
+    bare = _ARABIC_SUFFIX.sub("", _ARABIC_PREFIX.sub("", word))
+    return tuple(s for s in {bare, _ARABIC_SUFFIX.sub("", word)} if len(s) >= 2)
 
 
 @dataclass(frozen=True)
@@ -143,7 +158,11 @@ class Scanner:
         for hit in hits:
             text[hit.start : hit.end] = " " * (hit.end - hit.start)
         rest = "".join(text)
-        words = [w for w in _WORD.findall(rest) if w not in context.words]
+        words = [
+            w
+            for w in _WORD.findall(rest)
+            if w not in context.words and not set(stems(w)) & context.words
+        ]
         chars = [c for c in _CJK.findall(rest) if c not in context.chars]
         return (len(chars) + 1) // 2 + len(words)
 
