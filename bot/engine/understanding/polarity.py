@@ -107,8 +107,8 @@ def _roles(hits: list[Hit], length: int, leftover: int) -> list[Hit]:
             if inside or lone_cjk:
                 hit = _as_verb(hit)
         negated = out and out[-1].kind == "negators" and hit.start - out[-1].end <= 1
-        if hit.kind in ("yes", "affirmers") and negated:
-            hit = Hit("no", "", hit.start, hit.end, hit.text)
+        if hit.kind in ("yes", "affirmers") and negated:  # "مش موافق", "不好"
+            hit = Hit("no" if hit.kind == "yes" else "negators", "", hit.start, hit.end, hit.text)
         out.append(hit)
     return out
 
