@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import warnings
 
 import cn2an
 from number_parser import parse as parse_words
@@ -46,7 +47,9 @@ def _chinese(text: str) -> str:
     """Chinese numerals made digits by cn2an ("百分之八点一" -> "8.1%")."""
     text = text.replace("點", "点").replace("兩", "两")
     try:
-        return str(cn2an.transform(text, "cn2an"))
+        with warnings.catch_warnings():  # cn2an warns about a range ("四五十") it leaves as is
+            warnings.simplefilter("ignore", UserWarning)
+            return str(cn2an.transform(text, "cn2an"))
     except (ValueError, KeyError, IndexError):
         return text
 
