@@ -28,6 +28,7 @@ PHRASE_LISTS = (
     "neutral",
     "others",
     "rates",
+    "past",
     "unknown_alone",
     "ambiguous",
 )

@@ -36,6 +36,7 @@ _KINDS = (
     "questions",
     "others",
     "rates",
+    "past",
     "neutral",
 )
 #: "I don't know" with this many other words is asked again ("肚子疼过，不知道是不是胰腺炎").
@@ -181,7 +182,7 @@ class _Said:
             answer = "yes"  # Chinese answers by echoing the question: "怀孕了吗？" "怀孕了"
         if answer is None:
             return
-        if leftover > _allowed(clause, hits, answer) or "rates" in kinds:
+        if leftover > _allowed(clause, hits, answer) or kinds & {"rates", "past"}:
             self.doubt = True  # "I have a cold", "once a month": says more than yes or no
             return
         self.hedged = self.hedged or bool(hedges)
