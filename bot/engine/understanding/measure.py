@@ -20,7 +20,7 @@ REGIONAL = {("zh-Hant", "jin"): ("tai_jin", "jin")}
 #: Words that say which of the regional units was meant.
 _NAMED_JIN = re.compile("市斤|台斤|臺斤")
 _AROUND = ("unknown", "bound", "hedge", "approx", "filler")
-_UNKNOWN_UNIT = re.compile(r"^[<>≤≥=\s]*-?\d+(?:[.,]\d+)?\s*([^\d\s].*)$")
+_UNKNOWN_UNIT = re.compile(r"^[<>≤≥=\s]*-?\d+(?:[.,]\d+)?\s*([^\d\s]\S*)")
 
 
 @cache
@@ -104,11 +104,12 @@ def _as_bound(payload: str) -> Bound:
 
 
 def _unclear(measured: Measured, rest: str) -> Reading:
+    """Why a measurement could not be read, naming an unknown unit as typed."""
     if measured.status == "invalid":
-        unit = _UNKNOWN_UNIT.match(rest)
-        if unit:
+        after = _UNKNOWN_UNIT.match(rest)
+        if after and after.group(1) not in load_units().words:
             return Reading(
-                "unclear", measured=measured, problem="unknown_unit", detail=unit.group(1).strip()
+                "unclear", measured=measured, problem="unknown_unit", detail=after.group(1)
             )
         if not re.search(r"\d", rest):
             return Reading("unclear", measured=measured, problem="no_number")
