@@ -29,6 +29,8 @@ PHRASE_LISTS = (
     "others",
     "rates",
     "past",
+    "resolved",
+    "present",
     "unknown_alone",
     "ambiguous",
 )

@@ -10,7 +10,7 @@ import cn2an
 from number_parser import parse as parse_words
 from pyarabic import number as arabic_number
 
-_CHINESE_NUMERAL = re.compile(r"[零〇一二两兩三四五六七八九十百千点點]")
+_CHINESE_NUMERAL = re.compile(r"[零〇一二两兩三四五六七八九十百千点點廿卅卌]")
 _WORD_LANGS = {"en": "en", "es": "es", "ru": "ru"}
 _POINT = re.compile(r"(\d+)\s+(?:point|dot|punto|coma|запятая|точка)\s+(\d+)\b")
 _ARABIC_WORD = re.compile(r"[\u0621-\u064a]")
@@ -46,6 +46,7 @@ def arabic_to_digits(text: str) -> str:
 def _chinese(text: str) -> str:
     """Chinese numerals made digits by cn2an ("百分之八点一" -> "8.1%")."""
     text = text.replace("點", "点").replace("兩", "两")
+    text = text.replace("廿", "二十").replace("卅", "三十").replace("卌", "四十")
     try:
         with warnings.catch_warnings():  # cn2an warns about a range ("四五十") it leaves as is
             warnings.simplefilter("ignore", UserWarning)

@@ -37,6 +37,7 @@ _KINDS = (
     "others",
     "rates",
     "past",
+    "resolved",
     "neutral",
 )
 #: "I don't know" with this many other words is asked again ("肚子疼过，不知道是不是胰腺炎").
@@ -132,6 +133,7 @@ class _Said:
     answers: list[str] = field(default_factory=list)
     by_word: bool = False  # a yes or no word said it (not only verbs)
     asks: bool = False  # asks back ("算吗", "does that count")
+    resolved: bool = False  # "now fine" ("以前有过，现在好了")
     hedged: bool = False
     doubt: bool = False  # a contrast, a contradiction, words about something else
 
@@ -146,12 +148,15 @@ class _Said:
         self.doubt = self.doubt or "contrast" in kinds or len(said) > 1
         self.hedged = self.hedged or "" in hedges
         self.asks = self.asks or "questions" in kinds
+        if "resolved" in kinds:
+            self.resolved = True
+            return
         if said:
             self._word(said.pop(), hits, hedges - {""})
         elif self.answers:
             self._more(kinds, hedges, leftover)
         elif "others" not in kinds:
-            self._verbs(clause, hits, hedges, leftover, subject)
+            self._verbs(clause, hits, hedges, leftover, scanner, subject)
 
     def _word(self, answer: str, hits: list[Hit], hedges: set[str]) -> None:
         """A clause with a yes or no word: "No, never", "pues no", "mi mamá sí"."""
@@ -173,7 +178,13 @@ class _Said:
             self.doubt = True  # "今年没有，前年有过"
 
     def _verbs(
-        self, clause: str, hits: list[Hit], hedges: set[str], leftover: int, subject: Context
+        self,
+        clause: str,
+        hits: list[Hit],
+        hedges: set[str],
+        leftover: int,
+        scanner: Scanner,
+        subject: Context,
     ) -> None:
         """The first answer given by verbs alone: "не было", "I did", "有过两次"."""
         kinds = {h.kind for h in hits}
@@ -182,25 +193,29 @@ class _Said:
             answer = "yes"  # Chinese answers by echoing the question: "怀孕了吗？" "怀孕了"
         if answer is None:
             return
-        if leftover > _allowed(clause, hits, answer) or kinds & {"rates", "past"}:
+        if leftover > _allowed(clause, hits, answer, scanner, subject) or kinds & {"rates", "past"}:
             self.doubt = True  # "I have a cold", "once a month": says more than yes or no
             return
         self.hedged = self.hedged or bool(hedges)
         self.answers.append(answer)
 
 
-def _allowed(clause: str, hits: list[Hit], answer: str) -> int:
+def _allowed(clause: str, hits: list[Hit], answer: str, scanner: Scanner, subject: Context) -> int:
     """How many unexplained words a Chinese answer by verbs may carry.
 
-    "有红斑狼疮" (有 + what one has) and "不喝酒" (a negated verb) are plain answers in
-    Chinese; elsewhere "I have a cold" says more than yes.
+    "有红斑狼疮" (有 + what one has) and "不喝酒" (a negated verb, one per negator) are
+    plain answers in Chinese; elsewhere "I have a cold" says more than yes.
     """
     if not has_cjk(clause):
         return 0
     if answer == "no":
-        return 1
+        return sum(h.kind in _NEGATIVE for h in hits)
     owns = next((h for h in hits if h.kind == "owns"), None)
-    return 99 if owns is not None and not clause[: owns.start].strip() else 0
+    if owns is None:
+        return 0
+    before = clause[: owns.start]
+    plain = scanner.leftover(before, scanner.scan(before), subject) == 0  # "去年有一次暈倒"
+    return 99 if plain else 0
 
 
 def _echo(clause: str, subject: Context) -> bool:
@@ -221,6 +236,12 @@ def _unknown_has_more(norm: str, lang: str, subject: Context) -> bool:
     return more >= UNKNOWN_WITH_WORDS
 
 
+def _asks_about_now(subject: Context, lang: str) -> bool:
+    """True if the question asks about the present ("您现在是否...", "currently")."""
+    marks = (m for words in chain(lang) for m in words.get("present"))
+    return any(m in subject.text for m in marks)
+
+
 def read_yes_no(norm: str, ids: set[str], lang: str, subject: Context = EMPTY) -> Reading:
     """Read yes, no or "I don't know" from normalised text; ``subject``: the question."""
     scanner = yes_no_scanner(lang)
@@ -237,6 +258,9 @@ def read_yes_no(norm: str, ids: set[str], lang: str, subject: Context = EMPTY) -
         if UNKNOWN not in ids or "yes" in answers or said.doubt or more:
             return Reading("unclear", problem="contradiction")
         return Reading("understood", option=UNKNOWN)
+    if said.resolved:  # "now fine" answers a question about now, and nothing else
+        now = _asks_about_now(subject, lang) and not said.doubt
+        return Reading("understood", option="no") if now else Reading("unclear", problem="past")
     asks_back = ("?" in norm or said.asks) and not said.by_word  # "有时候睡不着，算吗"
     if said.doubt or asks_back or len(answers) != 1:
         return Reading("unclear", problem="contradiction" if answers else "no_match")
