@@ -24,9 +24,14 @@ _LONE_METRE = re.compile(r"^(метр|metro|متر)\s+(?:و\s*)?(?=\d)")
 _HALF = re.compile(r"(\d+)\s*(?:و\s*نص|و\s*نصف|and a half|y medio|y media|с половиной)(?![\w])")
 
 
+#: Round numbers in everyday slang that the libraries do not know.
+_SLANG = {"полтинник": "50", "полтос": "50", "сороковник": "40", "тридцатник": "30"}
+_SLANG_WORD = re.compile("|".join(_SLANG))
+
+
 def to_digits(text: str, lang: str) -> str:
     """``text`` with number words made digits ("forty-five" -> "45", "四十五" -> "45")."""
-    text = unicodedata.normalize("NFKC", text)
+    text = _SLANG_WORD.sub(lambda m: _SLANG[m.group()], unicodedata.normalize("NFKC", text))
     if _CHINESE_NUMERAL.search(text):
         text = _chinese(text)
     if _LATIN_OR_CYRILLIC_WORD.search(text):

@@ -139,7 +139,7 @@ class _Said:
 
     def add(self, clause: str, scanner: Scanner, subject: Context = EMPTY) -> None:
         """Read one clause into what was said."""
-        raw = [_echoes(h, subject) for h in scanner.scan(clause)]
+        raw = [_echoes(h, subject) for h in scanner.scan_stretched(clause)]
         leftover = scanner.leftover(clause, raw, subject)
         hits = _roles(raw, scanner.squeezed_length(clause), leftover)
         kinds = {h.kind for h in hits}

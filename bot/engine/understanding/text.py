@@ -144,9 +144,24 @@ class Scanner:
             for m in self._regex.finditer(squeeze(clause, self.words))
         ]
 
+    def scan_stretched(self, clause: str) -> list[Hit]:
+        """:meth:`scan`, and if nothing is found, again with every stretched letter
+        undone ("нее" is also a word of "у нее", but alone it is "не")."""
+        hits = self.scan(clause)
+        if hits or not _REPEAT2.search(clause):
+            return hits
+        return self.scan(_REPEAT2.sub(r"\1", clause))
+
+    def scanned(self, clause: str) -> str:
+        """``clause`` as :meth:`scan_stretched` read it."""
+        text = squeeze(clause, self.words)
+        if self.scan(clause) or not _REPEAT2.search(clause):
+            return text
+        return _REPEAT2.sub(r"\1", clause)
+
     def squeezed_length(self, clause: str) -> int:
         """The length of ``clause`` as scanned (stretched letters undone)."""
-        return len(squeeze(clause, self.words))
+        return len(self.scanned(clause))
 
     def leftover(self, clause: str, hits: list[Hit], context: Context = EMPTY) -> int:
         """How many words (Chinese: two characters) of ``clause`` nothing explains.
@@ -154,7 +169,7 @@ class Scanner:
         Words of ``context`` (the question as the patient read it) explain themselves:
         "有乙肝" answers "...比如乙肝或丙肝？" and says nothing more.
         """
-        text = list(squeeze(clause, self.words))
+        text = list(self.scanned(clause))
         for hit in hits:
             text[hit.start : hit.end] = " " * (hit.end - hit.start)
         rest = "".join(text)
