@@ -412,3 +412,41 @@ def test_every_measurement_read_before_is_read_the_same(lang: str, qid: str, tex
         assert reading == Reading("understood", measured=before)
     else:
         assert reading.status == "unclear" and reading.measured == before
+
+
+# ---------------------------------------------------------------------------
+# The question as the patient read it
+
+
+def asked(qid: str, lang: str) -> tuple[list[tuple[str, str]], str]:
+    from bot.i18n.catalogs import get_catalogs
+
+    t = get_catalogs().get(lang)
+    question = FLOW.question(qid)
+    labels = [(o.id, t.pgettext("option", o.label)) for o in question.options]
+    return labels, t.pgettext(qid, question.text)
+
+
+@pytest.mark.parametrize(
+    ("qid", "lang", "text", "status", "option"),
+    [
+        ("hiv", "en", "I don't have HIV", "understood", "no"),
+        ("hiv", "en", "I don't have hepatitis", "unclear", None),
+        ("hepatitis", "zh-Hans", "有乙肝", "understood", "yes"),
+        ("hiv", "zh-Hans", "我有乙肝", "unclear", None),
+        ("pregnant", "zh-Hans", "怀孕了", "understood", "yes"),
+        ("dka_uncontrolled", "zh-Hans", "以前有过，现在好了", "understood", "no"),
+        ("hepatitis", "zh-Hans", "以前有过，现在好了", "unclear", None),
+        ("dka_uncontrolled", "ar", "كان عندي من قبل وهلأ تمام", "understood", "no"),
+        ("tumor", "zh-Hans", "医生说可能有", "understood", "yes"),
+        ("tumor", "zh-Hans", "有个结节，说是良性的", "unclear", None),
+        ("mental_illness", "zh-Hans", "有时候睡不着，算吗", "unclear", None),
+        ("pregnant", "ar", "لست حاملا", "understood", "no"),
+    ],
+)
+def test_the_question_explains_its_own_words(
+    qid: str, lang: str, text: str, status: str, option: str | None
+) -> None:
+    labels, question = asked(qid, lang)
+    reading = read_choice(text, labels, lang, question=question)
+    assert (reading.status, reading.option) == (status, option)

@@ -30,7 +30,7 @@ PHRASE_LISTS = (
     "rates",
     "past",
     "resolved",
-    "present",
+    "uncontrolled",
     "unknown_alone",
     "ambiguous",
 )

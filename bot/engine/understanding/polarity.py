@@ -215,7 +215,12 @@ def _allowed(clause: str, hits: list[Hit], answer: str, scanner: Scanner, subjec
         return 0
     before = clause[: owns.start]
     plain = scanner.leftover(before, scanner.scan(before), subject) == 0  # "去年有一次暈倒"
-    return 99 if plain else 0
+    named = set(clause[owns.end :]) & (subject.chars - _COMMON)  # "有过肺栓塞", not "我有乙肝"
+    return 99 if plain and named else 0
+
+
+#: Characters too common to show that an answer names what the question asks about.
+_COMMON = frozenset("您你我他她它们們是否有的了吗嗎过過病在或者比如其他什么甚麼这這那个個一不没沒")
 
 
 def _echo(clause: str, subject: Context) -> bool:
@@ -236,9 +241,9 @@ def _unknown_has_more(norm: str, lang: str, subject: Context) -> bool:
     return more >= UNKNOWN_WITH_WORDS
 
 
-def _asks_about_now(subject: Context, lang: str) -> bool:
-    """True if the question asks about the present ("您现在是否...", "currently")."""
-    marks = (m for words in chain(lang) for m in words.get("present"))
+def _asks_about_control(subject: Context, lang: str) -> bool:
+    """True if the question asks about something not under control ("尚未控制住的")."""
+    marks = (m for words in chain(lang) for m in words.get("uncontrolled"))
     return any(m in subject.text for m in marks)
 
 
@@ -258,9 +263,9 @@ def read_yes_no(norm: str, ids: set[str], lang: str, subject: Context = EMPTY) -
         if UNKNOWN not in ids or "yes" in answers or said.doubt or more:
             return Reading("unclear", problem="contradiction")
         return Reading("understood", option=UNKNOWN)
-    if said.resolved:  # "now fine" answers a question about now, and nothing else
-        now = _asks_about_now(subject, lang) and not said.doubt
-        return Reading("understood", option="no") if now else Reading("unclear", problem="past")
+    if said.resolved:  # "now fine" answers "not under control?", and nothing else
+        fine = _asks_about_control(subject, lang) and not said.doubt
+        return Reading("understood", option="no") if fine else Reading("unclear", problem="past")
     asks_back = ("?" in norm or said.asks) and not said.by_word  # "有时候睡不着，算吗"
     if said.doubt or asks_back or len(answers) != 1:
         return Reading("unclear", problem="contradiction" if answers else "no_match")
