@@ -150,7 +150,7 @@ def test_shipped_units_file() -> None:
         "hba1c": {"percent", "mmol_mol"},
         "c_peptide": {"nmol_l", "pmol_l", "ng_ml", "ug_l"},
         "height": {"cm", "m", "ft", "in"},
-        "weight": {"kg", "jin", "lb"},
+        "weight": {"kg", "jin", "lb", "tai_jin"},  # 台斤 for zh-Hant (issue 12)
         "hemoglobin": {"g_dl", "g_l", "mmol_l"},
     }
     for quantity, unit_ids in expected.items():

@@ -79,10 +79,11 @@ def test_urgent_words_keep_a_half_given_answer(engine: Engine) -> None:
     patient = Patient(engine)
     patient.run(ELIGIBLE_EN, until="weight")
     patient.say("130")
-    assert patient.conv.pending == {"raw": "130"}
+    half_given = dict(patient.conv.pending or {})
+    assert half_given["raw"] == "130"
     patient.say(HYPO_NOW["en"])
     assert patient.replies[0].kind == "urgent"
-    assert patient.conv.pending == {"raw": "130"}
+    assert patient.conv.pending == half_given
     assert patient.asked is not None and patient.asked.step == "weight#unit"
 
 

@@ -4,7 +4,9 @@ A profile answers each question when it comes: an answer equal to one of the
 question's option ids is a tap, anything else is typed text. When the bot asks for
 something the profile does not hold (the unit of a bare number, a confirmation), the
 replay answers as a patient sticking to the profile would: it confirms the deciding
-answer, and repeats its own words when asked for a unit it never gave.
+answer, repeats its own words when asked for a unit it never gave, and says yes when
+the bot offers its reading of a typed answer ("Do you mean: No?"), as a patient who
+meant what they typed. Those answers are listed in the line's ``confirmed``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from bot.engine.answering import CHECK_SUFFIX, YES
 from bot.engine.engine import Engine
 from bot.engine.events import Event, Reply
 from bot.engine.machine import ALERTS, CONFIRM_PREFIX, CONSENT, DONE
@@ -41,6 +44,8 @@ def run_profile(engine: Engine, profile: dict[str, Any]) -> dict[str, Any]:
         last = _last_question(replies)
         if conv.state.startswith(CONFIRM_PREFIX):
             event = Event.tap(conv.state, "confirm")
+        elif conv.proposed is not None:
+            event = Event.tap(conv.state + CHECK_SUFFIX, YES)
         else:
             qid = conv.state
             if qid not in answers:
@@ -53,12 +58,16 @@ def run_profile(engine: Engine, profile: dict[str, Any]) -> dict[str, Any]:
     else:
         raise ReplayError("the conversation did not end")
     outcome = conv.outcome or {}
-    return {
+    line = {
         "id": pid,
         "outcome": outcome.get("outcome"),
         "failed": list(outcome.get("failed", [])),
         "unknown": list(outcome.get("unknown", [])),
     }
+    confirmed = [f for f in conv.history if f in conv.answers and conv.answers[f].confirmed]
+    if confirmed:
+        line["confirmed"] = confirmed
+    return line
 
 
 def _last_question(replies: list[Reply]) -> Reply | None:

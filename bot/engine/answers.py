@@ -39,6 +39,9 @@ Status = Literal[
     "ok", "unknown", "need_unit", "implausible", "several", "wrong_unit", "invalid", "empty"
 ]
 
+#: How a value written as a bound relates to the true value ("<0.1" -> "lt").
+Bound = Literal["lt", "le", "gt", "ge"]
+
 #: A measurement answer longer than this (after trimming) is not read at all.
 MAX_MEASUREMENT_CHARS = 200
 
@@ -90,6 +93,7 @@ class Measured:
     number: Decimal | None = None  # as typed (a compound in its number/unit below)
     unit: str | None = None  # unit id the number is in
     choices: tuple[str, ...] = ()  # need_unit: units to offer (spec.ask)
+    bound: Bound | None = None  # written as a bound: the true value is below/above value
 
 
 def bare_rule(data: Mapping[str, object]) -> BareRule:

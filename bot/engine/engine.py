@@ -10,9 +10,9 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Sequence
 
-from bot.engine import answers
+from bot.engine.answering import Answering
 from bot.engine.events import OTHER_EDITED, Event, Reply, Result
-from bot.engine.flow import DONT_KNOW, Flow, Question
+from bot.engine.flow import Flow, Question
 from bot.engine.handoff import Handoff
 from bot.engine.machine import ALERTS, CONFIRM_PREFIX, CONSENT, DECLINED, DONE, FlowMachine
 from bot.engine.policy import DataPolicy
@@ -20,16 +20,15 @@ from bot.engine.record import Answer, Conversation
 from bot.engine.render import Renderer
 from bot.engine.rules import Verdict
 from bot.engine.safety import SafetyLayer
+from bot.engine.understanding import read_choice
 from bot.i18n import LANGUAGES, Catalogs, get_catalogs, negotiate
 
 REF_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: easy to read out on the phone
-UNIT_SUFFIX = "#unit"
 LANGUAGE_STEP = "language"
 DELETE_STEP = "delete"
 ERASE, KEEP = "erase", "keep"
 CONFIRM, CHANGE = "confirm", "change"
 YES, NO = "yes", "no"
-HINT_AFTER_RETRIES = 2
 
 
 def new_reference() -> str:
@@ -59,6 +58,7 @@ class Engine:
             self.render.call_languages = tuple(call_languages)
         self.handoff = Handoff(self.machine, self.render, new_ref, contact_promise_days)
         self.safety = SafetyLayer(flow.safety, self.render)
+        self.answering = Answering(flow, self.render)
 
     # -- entry points ----------------------------------------------------------------
 
@@ -131,7 +131,8 @@ class Engine:
         result.withdrawn.extend(conv.answers)
         conv.answers.clear()
         conv.history.clear()
-        conv.pending, conv.outcome, conv.retries, conv.contact = None, None, 0, None
+        conv.pending, conv.proposed, conv.outcome = None, None, None
+        conv.retries, conv.contact = 0, None
         conv.state = self.flow.questions[0].id if conv.agreed else CONSENT
 
     def _command(self, conv: Conversation, event: Event, result: Result) -> None:
@@ -172,8 +173,8 @@ class Engine:
         qid = conv.history.pop()
         previous = conv.answers.pop(qid, None)
         result.withdrawn.append(qid)
-        conv.state, conv.pending, conv.outcome, conv.retries = qid, None, None, 0
-        conv.contact = None
+        conv.state, conv.pending, conv.proposed, conv.outcome = qid, None, None, None
+        conv.retries, conv.contact = 0, None
         question = self.flow.question(qid)
         result.replies.append(self.render.going_back(conv, question, previous))
         result.replies.append(self.render.question(conv, question))
@@ -207,133 +208,32 @@ class Engine:
         elif conv.state.startswith(CONFIRM_PREFIX):
             question = self.flow.question(conv.state.removeprefix(CONFIRM_PREFIX))
             result.replies.append(self.render.confirm(conv, question, self._failing(conv)))
-        elif conv.pending:
-            question = self.flow.question(conv.state)
-            result.replies.append(self.render.unit_question(conv, question, conv.pending))
         else:
-            result.replies.append(self.render.question(conv, self.flow.question(conv.state)))
+            result.replies.append(self.answering.prompt(conv, self.flow.question(conv.state)))
 
     # -- answering questions ---------------------------------------------------------
 
     def _answer(self, conv: Conversation, event: Event, result: Result) -> None:
         question = self.flow.question(conv.state)
         if event.kind == "tap":
-            expected = conv.state + UNIT_SUFFIX if conv.pending else conv.state
-            if event.step != expected:
-                result.replies.append(self.render.stale_button(conv))
-                self._reprompt(conv, result)
-                return
-        if conv.pending:
-            answer = self._unit_answer(conv, question, event, result)
-        elif question.kind == "choice":
-            answer = self._choice_answer(conv, question, event, result)
+            answer = self.answering.tapped(conv, question, event, result)
         else:
-            answer = self._measured_answer(conv, question, event, event.text, None, result)
-        if answer is None:
-            return
-        self._commit(conv, question, answer, result)
+            answer = self._typed_answer(conv, question, event.text, result)
+        if answer is not None:
+            self._commit(conv, question, answer, result)
 
-    def _choice_answer(
-        self, conv: Conversation, question: Question, event: Event, result: Result
+    def _typed_answer(
+        self, conv: Conversation, question: Question, text: str, result: Result
     ) -> Answer | None:
-        if event.kind == "tap":
-            if event.option in question.option_ids:
-                return Answer(event.option)
-            result.replies.append(self.render.stale_button(conv))
-            self._reprompt(conv, result)
-            return None
-        labels = self.render.option_labels(conv, question)
-        matched = answers.match_choice(event.text, labels, conv.lang)
-        if matched is not None:
-            return Answer(matched, raw=event.text.strip())
-        self._retry(conv, question, self.render.not_understood(conv, question, event.text), result)
-        return None
-
-    def _measured_answer(
-        self,
-        conv: Conversation,
-        question: Question,
-        event: Event,
-        text: str,
-        forced_unit: str | None,
-        result: Result,
-    ) -> Answer | None:
-        assert question.measure is not None
-        if event.kind == "tap" and not conv.pending:
-            if event.option == DONT_KNOW and DONT_KNOW in question.option_ids:
-                return Answer(DONT_KNOW)
-            result.replies.append(self.render.stale_button(conv))
-            self._reprompt(conv, result)
-            return None
-        if forced_unit is None and DONT_KNOW in question.option_ids:
-            labels = [(o, label) for o, label in self.render.option_labels(conv, question)]
-            if answers.match_choice(text, labels, conv.lang) == DONT_KNOW:
-                return Answer(DONT_KNOW, raw=text.strip())
-        measured = answers.parse_measurement(text, question.measure, conv.lang, forced_unit)
-        if measured.status == "ok" and measured.value is not None:
-            return Answer(format(measured.value, "f"), raw=text.strip(), unit=measured.unit or "")
-        if measured.status == "unknown" and DONT_KNOW in question.option_ids:
-            return Answer(DONT_KNOW, raw=text.strip())
-        if measured.status == "need_unit":
-            conv.pending = {"raw": text.strip()}
-            result.replies.append(self.render.unit_question(conv, question, conv.pending))
-            return None
-        reply = self.render.measurement_problem(conv, question, measured, text)
-        conv.pending = None
-        self._retry(conv, question, reply, result)
-        return None
-
-    def _unit_answer(
-        self, conv: Conversation, question: Question, event: Event, result: Result
-    ) -> Answer | None:
-        assert question.measure is not None and conv.pending is not None
-        raw = conv.pending["raw"]
-        if event.kind == "tap":
-            if event.option in question.measure.ask:
-                return self._measured_answer(conv, question, event, raw, event.option, result)
-            result.replies.append(self.render.stale_button(conv))
-            self._reprompt(conv, result)
-            return None
-        labels = self.render.unit_labels(conv, question.measure.ask)
-        unit = answers.match_choice(event.text, labels, conv.lang)
-        if unit is not None:
-            return self._measured_answer(conv, question, event, raw, unit, result)
-        if event.text.strip() == raw:
-            self._retry(conv, question, self.render.unit_needed(conv, question), result)
-            return None
-        # A typed unit word ("斤") completes the number; a whole answer ("61 kg",
-        # "I don't know", another bare number) replaces it.
-        spec, lang = question.measure, conv.lang
-        fresh = answers.parse_measurement(event.text, spec, lang)
-        combined = answers.parse_measurement(f"{raw} {event.text}", spec, lang)
-        text = (
-            f"{raw} {event.text.strip()}"
-            if fresh.status != "ok" and combined.status == "ok"
-            else event.text
-        )
-        conv.pending = None
-        return self._measured_answer(conv, question, event, text, None, result)
-
-    def _retry(
-        self, conv: Conversation, question: Question, problem_text: str, result: Result
-    ) -> None:
-        conv.retries += 1
-        result.replies.append(
-            self.render.problem(
-                conv, question, problem_text, hint=conv.retries >= HINT_AFTER_RETRIES
-            )
-        )
-        if conv.pending:
-            result.replies.append(self.render.unit_question(conv, question, conv.pending))
-        else:
-            result.replies.append(self.render.question(conv, question))
+        """Handle text typed at a question: every typed answer starts here."""
+        return self.answering.typed(conv, question, text, result)
 
     def _commit(
         self, conv: Conversation, question: Question, answer: Answer, result: Result
     ) -> None:
         conv.answers[question.id] = answer
         conv.history.append(question.id)
-        conv.pending, conv.retries = None, 0
+        conv.pending, conv.proposed, conv.retries = None, None, 0
         result.answered.append((question.id, answer))
         self.machine.trigger(conv, "next")
         if conv.state.startswith(CONFIRM_PREFIX):
@@ -355,7 +255,7 @@ class Engine:
             choice = event.option if event.step == conv.state else None
         else:
             labels = self.render.confirm_labels(conv)
-            matched = answers.match_choice(
+            matched = self._read_choice(
                 event.text, [(YES, labels[0][1]), (NO, labels[1][1])], conv.lang
             )
             choice = {YES: CONFIRM, NO: CHANGE}.get(matched or "")
@@ -376,6 +276,12 @@ class Engine:
             else:
                 result.replies.append(self.render.please_choose(conv))
             result.replies.append(self.render.confirm(conv, question, self._failing(conv)))
+
+    @staticmethod
+    def _read_choice(text: str, labels: list[tuple[str, str]], lang: str) -> str | None:
+        """Return the option typed text picks when it is understood beyond doubt, else None."""
+        reading = read_choice(text, labels, lang)
+        return reading.option if reading.status == "understood" else None
 
     def _decide(self, conv: Conversation, result: Result) -> None:
         verdicts = self.flow.evaluate(self.flow.view(conv.answers))
@@ -405,7 +311,7 @@ class Engine:
         if event.kind == "tap":
             choice = event.option if event.step == ALERTS else None
         else:
-            choice = answers.match_choice(event.text, self.render.alerts_labels(conv), conv.lang)
+            choice = self._read_choice(event.text, self.render.alerts_labels(conv), conv.lang)
         if choice not in (YES, NO):
             result.replies.append(self.render.please_choose(conv))
             result.replies.append(self.render.alerts_offer(conv, ALERTS))

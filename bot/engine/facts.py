@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from decimal import Decimal
 from enum import Enum
 from typing import Any
 
 from bot.engine.record import Answer
+from bot.engine.spans import Span
 
 
 class Fact(Enum):
@@ -69,9 +69,10 @@ class FactView:
             return None
         return self._values[fact]
 
-    def number(self, fact: str) -> Decimal | None:
-        """Return a measurement as a Decimal, or None when unknown or not answered."""
+    def span(self, fact: str) -> Span | None:
+        """Return a measurement as a range (a point, or a bound's ray), or None when unknown
+        or not answered."""
         value = self.value(fact)
         if value is None or value == UNKNOWN:
             return None
-        return Decimal(value)
+        return Span.parse(value)

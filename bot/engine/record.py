@@ -12,21 +12,30 @@ RECORD_VERSION = 1
 class Answer:
     """One committed answer: the normalised value and the patient's own words."""
 
-    value: str  # option id, "unknown", or a decimal in the quantity's canonical unit
+    value: str  # option id, "unknown", or a decimal in the quantity's canonical unit,
+    # after a bound's sign when written as one ("<0.1"; see bot.engine.spans)
     raw: str = ""  # what the patient typed ("130斤"); empty for a tapped option
     unit: str = ""  # the unit the patient used (measurement answers only)
+    confirmed: bool = False  # the bot offered its reading of the words and the patient said yes
 
-    def to_json(self) -> dict[str, str]:
-        data = {"v": self.value}
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"v": self.value}
         if self.raw:
             data["r"] = self.raw
         if self.unit:
             data["u"] = self.unit
+        if self.confirmed:
+            data["c"] = True
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, str]) -> Answer:
-        return cls(value=data["v"], raw=data.get("r", ""), unit=data.get("u", ""))
+    def from_json(cls, data: dict[str, Any]) -> Answer:
+        return cls(
+            value=data["v"],
+            raw=data.get("r", ""),
+            unit=data.get("u", ""),
+            confirmed=bool(data.get("c", False)),
+        )
 
 
 @dataclass
@@ -34,7 +43,8 @@ class Conversation:
     """Everything the engine needs to continue a conversation, restored by assignment.
 
     ``state`` is the name of a state of the flow's one shared ``transitions`` Machine.
-    ``pending`` holds a half-given answer while the bot asks for its unit.
+    ``pending`` holds a half-given answer while the bot asks for its unit;
+    ``proposed`` the bot's reading of a typed answer while it asks "Do you mean ...?".
     """
 
     flow_id: str
@@ -44,6 +54,7 @@ class Conversation:
     answers: dict[str, Answer] = field(default_factory=dict)
     history: list[str] = field(default_factory=list)  # steps answered, in order (for back)
     pending: dict[str, str] | None = None
+    proposed: Answer | None = None  # a reading offered to confirm, for the current question
     outcome: dict[str, Any] | None = None
     source: str = ""  # outreach source from a deep link
     retries: int = 0  # failed attempts at the current step
@@ -63,6 +74,8 @@ class Conversation:
         }
         if self.pending:
             data["pending"] = dict(self.pending)
+        if self.proposed is not None:
+            data["proposed"] = self.proposed.to_json()
         if self.outcome:
             data["outcome"] = self.outcome
         if self.source:
@@ -87,6 +100,7 @@ class Conversation:
             answers={k: Answer.from_json(v) for k, v in data.get("answers", {}).items()},
             history=list(data.get("history", [])),
             pending=data.get("pending"),
+            proposed=Answer.from_json(data["proposed"]) if data.get("proposed") else None,
             outcome=data.get("outcome"),
             source=data.get("source", ""),
             retries=int(data.get("retries", 0)),

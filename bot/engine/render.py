@@ -8,15 +8,15 @@ id as context (options with "option", criteria with "criterion:<id>", units with
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 
-from babel.lists import format_list
-
-from bot.engine import answers
+from bot.engine import answers, readback
 from bot.engine.events import Choice, Reply
 from bot.engine.flow import DONT_KNOW, Flow, Question
 from bot.engine.notices import BULLET, Notices
 from bot.engine.policy import DataPolicy
 from bot.engine.record import Answer, Conversation
+from bot.engine.understanding import Reading
 from bot.i18n import Catalogs, Translator
 from bot.i18n.languages import LANGUAGE_NAMES, SPOKEN_LANGUAGES
 
@@ -59,7 +59,7 @@ class Renderer(Notices):
         if answer is None:
             return ""
         if answer.raw:
-            return answer.raw
+            return readback.words_read_as(self.t(conv), question, answer, conv.lang)
         labels = dict(self.option_labels(conv, question))
         return labels.get(answer.value, answer.value)
 
@@ -95,9 +95,10 @@ class Renderer(Notices):
     def unit_question(
         self, conv: Conversation, question: Question, pending: dict[str, str]
     ) -> Reply:
-        """Ask which unit a bare number was in."""
+        """Ask which unit a bare number was in (the units the reading offers, else the
+        question's)."""
         assert question.measure is not None
-        labels = self.unit_labels(conv, question.measure.ask)
+        labels = self.unit_labels(conv, pending.get("units", "").split() or question.measure.ask)
         t = self.t(conv)
         if self.typed:
             text = t.gettext(
@@ -123,34 +124,38 @@ class Renderer(Notices):
     # -- problems ----------------------------------------------------------------------
 
     def measurement_problem(
-        self, conv: Conversation, question: Question, measured: answers.Measured, text: str
+        self, conv: Conversation, question: Question, reading: Reading, text: str
     ) -> str:
-        """Explain kindly why a typed measurement was not accepted."""
+        """Explain kindly why a typed measurement was not accepted, as exactly as it can."""
         t = self.t(conv)
-        if measured.status == "empty":
+        status = reading.measured.status if reading.measured is not None else ""
+        if reading.problem == "unknown_unit" and reading.detail:
+            return readback.unknown_unit(t, question, reading.detail)
+        if status == "empty":
             return t.gettext("I did not get an answer.")
-        if measured.status == "several":
+        if status == "several" or reading.problem == "several_numbers":
             return t.gettext("Please type only one number.")
-        if measured.status == "implausible":
+        if status == "implausible":
             return t.gettext(
                 "You typed {value}. That looks too high or too low. "
                 "Please check it and type it again.",
                 value=text.strip()[:40],
             )
-        if measured.status == "wrong_unit":
-            assert question.measure is not None
-            labels = [label for _, label in self.unit_labels(conv, question.measure.units)]
-            units = format_list(labels, style="or", locale=t.locale)
+        if status == "wrong_unit":
+            units = readback.accepted_units(t, question)
             return t.gettext(
                 "That unit does not fit this question. You can use: {units}.", units=units
             )
         return t.gettext("Sorry, I could not read a number there.")
 
-    def not_understood(self, conv: Conversation, question: Question, text: str) -> str:
-        """Say that a typed answer did not match any option."""
+    def not_understood(self, conv: Conversation, reading: Reading, text: str) -> str:
+        """Say that a typed answer did not match any option (or said two things at once)."""
         t = self.t(conv)
         if not text.strip():
             return t.gettext("I did not get an answer.")
+        explained = readback.choice_problem(t, reading.problem)
+        if explained:
+            return explained
         if self.typed:
             return t.gettext(
                 "Sorry, I did not understand. Please type the number of one of the answers below."
@@ -302,11 +307,12 @@ class Renderer(Notices):
     def figures(self, conv: Conversation) -> dict[str, str]:
         """Return the numbers a reason may name: the BMI worked out from the answers."""
         view = self.flow.view(conv.answers)
-        by_quantity = {
-            q.measure.quantity: view.number(q.id)
-            for q in self.flow.questions
-            if q.measure is not None
-        }
+        by_quantity: dict[str, Decimal | None] = {}
+        for q in self.flow.questions:
+            span = view.span(q.id) if q.measure is not None else None
+            if q.measure is not None:  # only an exact value, not a bound such as "<60"
+                exact = span is not None and span.low is not None and span.low == span.high
+                by_quantity[q.measure.quantity] = span.low if exact and span else None
         kg, cm = by_quantity.get("weight"), by_quantity.get("height")
         if kg is None or cm is None or cm <= 0:
             return {}
@@ -555,3 +561,8 @@ class Renderer(Notices):
                 "be changed here. Type /restart to start a new screening."
             )
         )
+
+    def yes_no(self, conv: Conversation) -> list[tuple[str, str]]:
+        """Return the plain answers Yes and No (ids "yes" and "no")."""
+        t = self.t(conv)
+        return [("yes", t.gettext("Yes")), ("no", t.gettext("No"))]

@@ -8,6 +8,10 @@ names, so a broken flow fails at start-up, never in a conversation.
 Criteria return one of four verdicts. ``PENDING`` means "could still change": a fact
 it needs may still be asked. A ``FAIL`` is only returned once no later answer can
 undo it, which is what lets the flow stop early on the answer that decided it.
+
+Measurement predicates see each answer as a range (:mod:`bot.engine.spans`): a value
+written as a bound ("<0.1") passes or fails only when every value it allows does,
+and is unknown otherwise.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 
 from bot.engine.answers import bmi
 from bot.engine.facts import UNKNOWN, Fact, FactView
+from bot.engine.spans import Span
 
 
 class Verdict(Enum):
@@ -212,34 +217,41 @@ def _measured(c: _Compiler, node: Any, keys: set[str]) -> tuple[str, dict[str, D
     return fact, {k: c.number(args[k], k) for k in keys}
 
 
-def _compare(fact: str, test: Callable[[Decimal], bool]) -> Rule:
+def _compare(fact: str, passing: Span) -> Rule:
+    """Pass when every value the answer allows is in ``passing``, fail when none is."""
+
     def rule(view: FactView) -> Verdict:
         if view.status(fact) is Fact.PENDING:
             return Verdict.PENDING
-        value = view.number(fact)
-        if value is None:
-            return Verdict.UNKNOWN
-        return Verdict.PASS if test(value) else Verdict.FAIL
+        return _verdict(view.span(fact), passing)
 
     return rule
+
+
+def _verdict(span: Span | None, passing: Span) -> Verdict:
+    if span is None:
+        return Verdict.UNKNOWN
+    if span.within(passing):
+        return Verdict.PASS
+    return Verdict.FAIL if span.apart(passing) else Verdict.UNKNOWN
 
 
 def _between(c: _Compiler, node: Any) -> Rule:
     """A measurement from min to max, both ends included."""
     fact, n = _measured(c, node, {"min", "max"})
-    return _compare(fact, lambda v: n["min"] <= v <= n["max"])
+    return _compare(fact, Span(n["min"], n["max"]))
 
 
 def _at_least(c: _Compiler, node: Any) -> Rule:
     """A measurement of at least ``value``."""
     fact, n = _measured(c, node, {"value"})
-    return _compare(fact, lambda v: v >= n["value"])
+    return _compare(fact, Span(n["value"], None))
 
 
 def _below(c: _Compiler, node: Any) -> Rule:
     """A measurement strictly below ``value``."""
     fact, n = _measured(c, node, {"value"})
-    return _compare(fact, lambda v: v < n["value"])
+    return _compare(fact, Span(None, n["value"], high_open=True))
 
 
 def _none_yes(c: _Compiler, node: Any) -> Rule:
@@ -323,17 +335,31 @@ def _bmi_between(c: _Compiler, node: Any) -> Rule:
     """BMI (kg/m², half up to one decimal) from min to max, both ends included."""
     args = c.args(node, {"weight", "height", "min", "max"})
     weight, height = c.fact(args["weight"], "measurement"), c.fact(args["height"], "measurement")
-    low, high = c.number(args["min"], "min"), c.number(args["max"], "max")
+    passing = Span(c.number(args["min"], "min"), c.number(args["max"], "max"))
 
     def rule(view: FactView) -> Verdict:
         if Fact.PENDING in (view.status(weight), view.status(height)):
             return Verdict.PENDING
-        kg, cm = view.number(weight), view.number(height)
+        kg, cm = view.span(weight), view.span(height)
         if kg is None or cm is None:
             return Verdict.UNKNOWN
-        return Verdict.PASS if low <= bmi(kg, cm) <= high else Verdict.FAIL
+        return _verdict(bmi_span(kg, cm), passing)
 
     return rule
+
+
+def bmi_span(kg: Span, cm: Span) -> Span:
+    """Return the BMIs a weight range and a height range allow (ends closed: rounded).
+
+    BMI rises with the weight and falls with the height, so its lowest value comes
+    from the lowest weight and the greatest height, and its highest from the reverse.
+    """
+    if kg.low is None or kg.low < 0 or cm.high is None or cm.high <= 0:
+        low = None
+    else:
+        low = bmi(kg.low, cm.high)
+    high = None if kg.high is None or cm.low is None or cm.low <= 0 else bmi(kg.high, cm.low)
+    return Span(low, high)
 
 
 RULES: dict[str, Callable[[_Compiler, Any], Rule]] = {

@@ -21,7 +21,8 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from functools import cache
 
-from bot.engine.answers import bmi, canonical_unit, unit_label
+from bot.engine import readback
+from bot.engine.answers import bmi
 from bot.engine.errors import FlowError
 from bot.engine.facts import Fact
 from bot.engine.flow import DONT_KNOW, Flow, flow_path, load_flow
@@ -239,35 +240,28 @@ class TeamTexts:
     # -- values --------------------------------------------------------------------------
 
     def value(self, fact: str, answer: AnswerView, flow: Flow | None) -> str:
-        """The answer in normalised form: an option's label, or a number in the canonical unit."""
-        t = self.t
+        """The answer in normalised form: an option's label, or a number in the canonical unit
+        (with its bound's sign: "<0.1 nmol/L")."""
         question = flow.question(fact) if flow is not None and flow.has_question(fact) else None
         if answer.value == DONT_KNOW:
             if question is not None and question.kind == "measurement":
-                return t.pgettext("option", "I don't know this value")
-            return t.pgettext("option", "I don't know")
+                return self.t.pgettext("option", "I don't know this value")
+            return self.t.pgettext("option", "I don't know")
         if question is None:
             return answer.value
-        if question.kind == "choice":
-            for option in question.options:
-                if option.id == answer.value:
-                    return t.pgettext("option", option.label)
-            return answer.value
-        assert question.measure is not None
-        unit = t.pgettext("unit", unit_label(canonical_unit(question.measure.quantity), "en"))
-        try:
-            number = t.number(Decimal(answer.value))
-        except InvalidOperation:
-            return answer.value
-        return f"{number}{unit}" if unit == "%" else f"{number} {unit}"
+        return readback.value_text(self.t, question, answer.value)
 
     def answer_rows(self, details: ReferralDetails) -> list[tuple[str, str, str, str]]:
         """``(fact, label, normalised value, the patient's words)`` for each answer that counts,
-        in the flow's order; BMI (computed) after the weight."""
+        in the flow's order; BMI (computed) after the weight. A bare number read in a unit
+        the patient did not type shows that unit: "65 g/L = 6.5 g/dL (65)"."""
         flow = flow_for(details.flow_id)
         rows = []
         for fact, answer in counted_answers(details).items():
             shown = self.value(fact, answer, flow)
+            if flow is not None and flow.has_question(fact):
+                question, given = flow.question(fact), Answer(answer.value, answer.raw, answer.unit)
+                shown = readback.assumed_reading(self.t, question, given, details.lang) or shown
             words = answer.raw.strip()
             rows.append((fact, self.fact(fact, flow), shown, "" if words == shown else words))
             if fact == "weight":
