@@ -82,11 +82,15 @@ def _graph_page(mermaid: str) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Start the Telegram bot when a token is set, otherwise the terminal chat."""
+    """Start WeChat and/or Telegram when their settings are set, otherwise the terminal chat."""
     from bot.config import get_settings
 
     settings = get_settings()
     configure_logging(settings.log_level)
+    if settings.wechat_app_id:
+        from bot.channels.wechat.run import run_wechat
+
+        return run_wechat(settings)
     if settings.telegram_bot_token is None:
         print("TELEGRAM_BOT_TOKEN is not set: starting the terminal chat instead.", file=sys.stderr)
         return cmd_shell(args)
@@ -132,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser(
-        "run", help="start the bot (Telegram, or the terminal chat without a token)"
+        "run", help="start the bot (WeChat and/or Telegram, or the terminal chat without either)"
     )
     run.add_argument("--lang", default="en", help="terminal chat language when no token is set")
     run.set_defaults(func=cmd_run)
