@@ -60,8 +60,17 @@ def _valid_aes_key(key: str) -> bool:
         return False
 
 
-async def serve_wechat(settings: Settings, stop: asyncio.Event, *, purge: bool = True) -> None:
-    """Run the channel until ``stop`` is set (``purge``: also delete data past retention)."""
+async def serve_wechat(
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    purge: bool = True,
+    started: asyncio.Event | None = None,
+) -> None:
+    """Run the channel until ``stop`` is set (``purge``: also delete data past retention).
+
+    ``started`` is set once the server listens.
+    """
     from bot.conversations import Conversations
     from bot.engine.engine import load_engine
     from bot.ratelimit import FloodGuard
@@ -92,6 +101,8 @@ async def serve_wechat(settings: Settings, stop: asyncio.Event, *, purge: bool =
         )
         await server.start()
         log.info("WeChat channel listening on port %s", settings.wechat_port)
+        if started is not None:
+            started.set()
         await stop.wait()
     finally:
         if server is not None:
