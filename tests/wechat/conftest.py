@@ -102,7 +102,7 @@ async def fake(mode: str) -> AsyncIterator[FakeWeChat]:
 
 
 @pytest.fixture
-def settings(db_url: str, fake: FakeWeChat, customer_service: bool) -> Settings:
+def settings(db_url: str, fake: FakeWeChat, customer_service: bool) -> Settings:  # noqa: F811
     port = int(fake.bot_url.split(":")[2].split("/")[0])
     return wechat_settings(db_url, port, fake, wechat_customer_service=customer_service)
 
