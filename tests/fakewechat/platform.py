@@ -9,11 +9,13 @@ encrypted and signed with ``MsgSignature``.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import secrets
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,7 +85,7 @@ class _Custom(RequestHandler):
         if len(content.encode()) > 2048:
             self.write({"errcode": 45002, "errmsg": "content size out of limit"})
             return
-        fake.sent.append(Sent(body["touser"], content, "custom"))
+        fake.deliver(Sent(body["touser"], content, "custom"))
         self.write({"errcode": 0, "errmsg": "ok"})
 
 
@@ -107,6 +109,8 @@ class FakeWeChat:
         self.aes_key = aes_key  # set: safe mode
         self.timeout = timeout
         self.sent: list[Sent] = []
+        self.on_timeout: Callable[[], None] | None = None  # told when an attempt gets no answer
+        self._arrived = asyncio.Event()  # set whenever a message reaches a person
         self.access_token = ""
         self.tokens_issued = 0
         self._ids = itertools.count(24_000_000_000_000_000)
@@ -211,12 +215,14 @@ class FakeWeChat:
                 try:
                     response = await client.post(self.bot_url, params=query, content=body)
                 except httpx.TimeoutException:
+                    if self.on_timeout is not None:
+                        self.on_timeout()
                     continue
                 delivery.statuses.append(response.status_code)
                 if response.status_code == 200:
                     delivery.passive = self._read_reply(fields, response.text)
                     if delivery.passive:
-                        self.sent.append(Sent(fields["FromUserName"], delivery.passive, "passive"))
+                        self.deliver(Sent(fields["FromUserName"], delivery.passive, "passive"))
                 return delivery
         return delivery
 
@@ -240,6 +246,19 @@ class FakeWeChat:
         content = root.findtext("Content") or ""
         assert len(content.encode()) <= 2048, "passive reply over 2048 bytes"
         return content
+
+    def deliver(self, sent: Sent) -> None:
+        """Show a message to its person."""
+        self.sent.append(sent)
+        self._arrived.set()
+
+    async def wait_for(self, openid: str, count: int, timeout: float = 10.0) -> list[str]:
+        """Wait until the person has received ``count`` messages; return them."""
+        async with asyncio.timeout(timeout):
+            while len(self.texts(openid)) < count:
+                self._arrived.clear()
+                await self._arrived.wait()
+        return self.texts(openid)
 
     def texts(self, openid: str) -> list[str]:
         """Return everything the person received, in order."""
