@@ -4,6 +4,7 @@ QR scenes, menu clicks, voice, unreadable messages and customer-service messages
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ import pytest
 
 from bot.config import Settings
 from bot.conversations import Conversations
+from bot.logs import cap_libraries
 from bot.storage.store import Store
 from tests.fakewechat import FakeWeChat
 from tests.fakewechat.crypto import new_aes_key, signature
@@ -161,3 +163,16 @@ async def test_customer_service_messages_carry_the_rest_of_a_turn(
     await fake.click(person.openid, "help")
     await fake.wait_for(person.openid, 3)
     assert fake.tokens_issued == 1  # the access token is cached
+
+
+async def test_no_openid_or_answer_in_the_logs(
+    wxbot: WeChatBot, fake: FakeWeChat, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    cap_libraries()  # as `python -m bot run` configures logging
+    person = Person(fake, "oSECRET_openid_77", "zh-Hans")
+    await fake.subscribe(person.openid)
+    await person.pick("是，我同意")
+    await person.say("1")
+    await person.say("47")
+    assert "oSECRET_openid_77" not in caplog.text and "wx:" not in caplog.text

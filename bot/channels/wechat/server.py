@@ -68,13 +68,18 @@ class MessageHandler(RequestHandler):
             task.add_done_callback(self.tasks.discard)
 
 
+def log_request(handler: RequestHandler) -> None:
+    """Log a request by method, path and status: its query holds the person's openid."""
+    log.debug("%s %s %s", handler.request.method, handler.request.path, handler.get_status())
+
+
 class WeChatServer:
     """Listen for the Official Account's server messages."""
 
     def __init__(self, channel: WeChatChannel, listen: str, port: int, path: str) -> None:
         self.tasks: set[asyncio.Task[None]] = set()
         args: dict[str, Any] = {"channel": channel, "tasks": self.tasks}
-        self.app = Application([(path, MessageHandler, args)])
+        self.app = Application([(path, MessageHandler, args)], log_function=log_request)
         self.listen, self.port = listen, port
         self.server: HTTPServer | None = None
 
