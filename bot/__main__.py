@@ -1,4 +1,4 @@
-"""Command line: run, shell, replay, graph, db, keygen, purge. Wiring only."""
+"""Command line: run, shell, replay, graph, qr, db, keygen, purge. Wiring only."""
 
 from __future__ import annotations
 
@@ -99,6 +99,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_telegram(settings)
 
 
+def cmd_qr(args: argparse.Namespace) -> int:
+    """Print or save the QR code of an outreach source for Telegram or WeChat."""
+    from bot.channels.outreach import OutreachError, draw, link
+    from bot.config import get_settings
+
+    try:
+        data = link(get_settings(), args.channel, args.source, args.lang, args.bot or "")
+    except OutreachError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(data)
+    drawn = draw(data, args.output)
+    if drawn:
+        sys.stdout.write(drawn)
+    else:
+        print(f"wrote {Path(args.output).resolve()}", file=sys.stderr)
+    return 0
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     """Apply the database migrations (running them twice changes nothing)."""
     from bot.config import get_settings
@@ -154,6 +173,14 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", help="file: .mmd (Mermaid), .html (web page) or .svg (needs Graphviz)"
     )
     graph.set_defaults(func=cmd_graph)
+
+    qr = sub.add_parser("qr", help="print or save an outreach QR code (Telegram or WeChat)")
+    qr.add_argument("--channel", choices=("telegram", "wechat"), required=True)
+    qr.add_argument("--source", required=True, help="outreach source, e.g. flyer-sh01")
+    qr.add_argument("--lang", required=True, help=f"language tag: {', '.join(LANGUAGES)}")
+    qr.add_argument("--bot", help="Telegram: the bot's user name")
+    qr.add_argument("-o", "--output", help="save as .png or .svg instead of printing")
+    qr.set_defaults(func=cmd_qr)
 
     db = sub.add_parser("db", help="database commands")
     db_sub = db.add_subparsers(dest="db_command", required=True)

@@ -89,6 +89,29 @@ class _Custom(RequestHandler):
         self.write({"errcode": 0, "errmsg": "ok"})
 
 
+class _QRCode(RequestHandler):
+    """Parameterised QR codes (生成带参数的二维码): a ticket, and the URL the code encodes."""
+
+    def initialize(self, fake: FakeWeChat) -> None:
+        self.fake = fake
+
+    def post(self) -> None:
+        fake = self.fake
+        if not fake.access_token or self.get_query_argument("access_token", "") != (
+            fake.access_token
+        ):
+            self.write({"errcode": 40001, "errmsg": "invalid credential"})
+            return
+        body = json.loads(self.request.body)
+        scene = body.get("action_info", {}).get("scene", {}).get("scene_str", "")
+        if body.get("action_name") != "QR_LIMIT_STR_SCENE" or not 1 <= len(scene) <= 64:
+            self.write({"errcode": 40053, "errmsg": "invalid action info"})
+            return
+        ticket = secrets.token_urlsafe(24)
+        fake.qr_scenes[ticket] = scene
+        self.write({"ticket": ticket, "url": f"http://weixin.qq.com/q/{ticket}"})
+
+
 class FakeWeChat:
     """A WeChat Official Account platform for one account."""
 
@@ -113,6 +136,7 @@ class FakeWeChat:
         self._arrived = asyncio.Event()  # set whenever a message reaches a person
         self.access_token = ""
         self.tokens_issued = 0
+        self.qr_scenes: dict[str, str] = {}  # ticket -> scene
         self._ids = itertools.count(24_000_000_000_000_000)
         self._clock = itertools.count(int(time.time()))
         self._server: HTTPServer | None = None
@@ -124,6 +148,7 @@ class FakeWeChat:
             [
                 (r"/cgi-bin/token", _Token, {"fake": self}),
                 (r"/cgi-bin/message/custom/send", _Custom, {"fake": self}),
+                (r"/cgi-bin/qrcode/create", _QRCode, {"fake": self}),
             ]
         )
         sockets = bind_sockets(0, "127.0.0.1")

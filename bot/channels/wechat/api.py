@@ -57,22 +57,32 @@ class WeChatAPI:
             return self._token
 
     async def send_text(self, openid: str, text: str) -> None:
-        """Send one customer-service text message, renewing the token once if it expired."""
+        """Send one customer-service text message."""
         body = {"touser": openid, "msgtype": "text", "text": {"content": text}}
+        await self._post("/cgi-bin/message/custom/send", body)
+
+    async def qr_url(self, scene: str) -> str:
+        """Return the URL a permanent parameterised QR code with ``scene`` encodes."""
+        body = {
+            "action_name": "QR_LIMIT_STR_SCENE",
+            "action_info": {"scene": {"scene_str": scene}},
+        }
+        return str((await self._post("/cgi-bin/qrcode/create", body))["url"])
+
+    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Post JSON with the access token, renewing the token once if it expired."""
         for attempt in range(2):
             token = await self.token(renew=attempt > 0)
             response = await self.http.post(
-                f"{self.base_url}/cgi-bin/message/custom/send",
-                params={"access_token": token},
-                json=body,
+                f"{self.base_url}{path}", params={"access_token": token}, json=body
             )
             try:
-                _checked(response)
-                return
+                return _checked(response)
             except WeChatAPIError as exc:
                 if exc.errcode not in EXPIRED or attempt:
                     raise
                 log.info("access token refused (%s); renewing it", exc.errcode)
+        raise AssertionError("unreachable")
 
 
 def _checked(response: httpx.Response) -> dict[str, Any]:
