@@ -1,4 +1,4 @@
-"""Command line: run, shell, replay, graph, db, keygen, purge, rotate-key. Wiring only."""
+"""Command line: run, shell, replay, graph, qr, db, keygen, purge, rotate-key. Wiring only."""
 
 from __future__ import annotations
 
@@ -82,17 +82,40 @@ def _graph_page(mermaid: str) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Start the Telegram bot when a token is set, otherwise the terminal chat."""
+    """Start WeChat and/or Telegram when their settings are set, otherwise the terminal chat."""
     from bot.config import get_settings
 
     settings = get_settings()
     configure_logging(settings.log_level)
+    if settings.wechat_app_id:
+        from bot.channels.wechat.run import run_wechat
+
+        return run_wechat(settings)
     if settings.telegram_bot_token is None:
         print("TELEGRAM_BOT_TOKEN is not set: starting the terminal chat instead.", file=sys.stderr)
         return cmd_shell(args)
     from bot.channels.telegram.main import run_telegram
 
     return run_telegram(settings)
+
+
+def cmd_qr(args: argparse.Namespace) -> int:
+    """Print or save the QR code of an outreach source for Telegram or WeChat."""
+    from bot.channels.outreach import OutreachError, draw, link
+    from bot.config import get_settings
+
+    try:
+        data = link(get_settings(), args.channel, args.source, args.lang, args.bot or "")
+    except OutreachError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(data)
+    drawn = draw(data, args.output)
+    if drawn:
+        sys.stdout.write(drawn)
+    else:
+        print(f"wrote {Path(args.output).resolve()}", file=sys.stderr)
+    return 0
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -150,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser(
-        "run", help="start the bot (Telegram, or the terminal chat without a token)"
+        "run", help="start the bot (WeChat and/or Telegram, or the terminal chat without either)"
     )
     run.add_argument("--lang", default="en", help="terminal chat language when no token is set")
     run.set_defaults(func=cmd_run)
@@ -168,6 +191,14 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", help="file: .mmd (Mermaid), .html (web page) or .svg (needs Graphviz)"
     )
     graph.set_defaults(func=cmd_graph)
+
+    qr = sub.add_parser("qr", help="print or save an outreach QR code (Telegram or WeChat)")
+    qr.add_argument("--channel", choices=("telegram", "wechat"), required=True)
+    qr.add_argument("--source", required=True, help="outreach source, e.g. flyer-sh01")
+    qr.add_argument("--lang", required=True, help=f"language tag: {', '.join(LANGUAGES)}")
+    qr.add_argument("--bot", help="Telegram: the bot's user name")
+    qr.add_argument("-o", "--output", help="save as .png or .svg instead of printing")
+    qr.set_defaults(func=cmd_qr)
 
     db = sub.add_parser("db", help="database commands")
     db_sub = db.add_subparsers(dest="db_command", required=True)

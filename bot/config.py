@@ -32,6 +32,18 @@ class Settings(BaseSettings):
     webhook_port: int = Field(default=8443, ge=1, le=65535)
     telegram_max_rate: float = Field(default=30.0, gt=0)  # messages per second, all chats
 
+    # WeChat Official Account (the channel starts when WECHAT_APP_ID is set)
+    wechat_app_id: str | None = None
+    wechat_app_secret: SecretStr | None = None
+    wechat_token: SecretStr | None = None
+    wechat_aes_key: SecretStr | None = None  # EncodingAESKey: 43 characters
+    wechat_safe_mode: bool = True  # messages encrypted with the EncodingAESKey
+    wechat_customer_service: bool = False  # the account may send customer-service messages
+    wechat_base_url: str = "https://api.weixin.qq.com"
+    wechat_listen: str = "127.0.0.1"
+    wechat_port: int = Field(default=8081, ge=1, le=65535)
+    wechat_path: str = "/wechat"
+
     # Storage
     database_url: str = "sqlite+aiosqlite:///data/trialbot.db"
     data_encryption_key: SecretStr | None = None  # the single key of older set-ups

@@ -1,0 +1,1 @@
+"""The WeChat Official Account channel: an adapter that only translates."""

@@ -1,0 +1,159 @@
+"""WeChat messages in, engine events through the Conversations service, text replies out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from bot.channels.telegram.handlers import parse_payload
+from bot.channels.wechat import text as wxtext
+from bot.channels.wechat.api import WeChatAPI
+from bot.channels.wechat.protocol import Incoming, Protocol
+from bot.conversations import Conversations, Inbound
+from bot.engine.events import COMMANDS, Event, Reply, Result
+from bot.i18n import get_catalogs
+from bot.ratelimit import FloodGuard
+
+log = logging.getLogger(__name__)
+DEFAULT_LANG = "zh-Hans"  # an Official Account does not say the person's language
+REMEMBERED = 10_000  # answers kept to give WeChat's retries the same reply
+
+
+@dataclass
+class Turn:
+    """What one message made: the passive reply, and the texts that follow it."""
+
+    passive: str
+    later: list[str] = field(default_factory=list)
+    openid: str = ""  # where the later texts go
+
+
+def user_key(openid: str) -> str:
+    """Return the channel-qualified user id the store hashes."""
+    return f"wx:{openid}"
+
+
+class WeChatChannel:
+    """Answer the server messages of one Official Account."""
+
+    def __init__(
+        self,
+        conversations: Conversations,
+        protocol: Protocol,
+        api: WeChatAPI | None = None,
+        flood: FloodGuard | None = None,
+    ) -> None:
+        self.conversations = conversations
+        self.protocol = protocol
+        self.api = api  # set when the account may send customer-service messages
+        self.flood = flood or FloodGuard()
+        self.turns: OrderedDict[int, asyncio.Future[Turn]] = OrderedDict()
+
+    async def answer(self, query: Mapping[str, str], body: bytes) -> tuple[str, Turn]:
+        """Return the passive reply body for a POST, and the turn behind it.
+
+        A retry of a message being handled, or handled by this process, gets the same
+        reply; raises ProtocolError for a request that is not WeChat's.
+        """
+        message = self.protocol.read(query, body)
+        known = self.turns.get(message.dedup_id)
+        if known is None:
+            known = asyncio.get_running_loop().create_future()
+            self.turns[message.dedup_id] = known
+            if len(self.turns) > REMEMBERED:
+                self.turns.popitem(last=False)
+            try:
+                known.set_result(await self._turn(message))
+            except BaseException as exc:
+                del self.turns[message.dedup_id]
+                known.set_exception(exc)
+                raise
+        else:
+            log.info("message %s: retried by WeChat, same reply", message.dedup_id)
+        turn = await asyncio.shield(known)
+        return self.protocol.reply(message, turn.passive, query.get("nonce", "")), turn
+
+    async def send_later(self, turn: Turn) -> None:
+        """Send a turn's remaining texts as customer-service messages, in order."""
+        if self.api is None:
+            return
+        later, turn.later = turn.later, []  # a retry's reply must not send them twice
+        for part in later:
+            try:
+                await self.api.send_text(turn.openid, part)
+            except Exception as exc:
+                log.error("customer-service message failed: %s", type(exc).__name__)
+                return
+
+    async def _turn(self, message: Incoming) -> Turn:
+        started = time.perf_counter()
+        if message.kind == "unsubscribe":
+            return Turn("")
+        source, lang = parse_payload(message.text) if message.kind == "start" else ("", "")
+        inbound = Inbound(
+            user_key=user_key(message.openid),
+            update_id=message.dedup_id,
+            lang_hint=lang or DEFAULT_LANG,
+            source=source,
+        )
+        verdict = self.flood.check(inbound.user_key)
+        if verdict != "ok":
+            log.info("message %s: flood control, %s", message.dedup_id, verdict)
+            return Turn(self._slow_down(inbound) if verdict == "warn" else "")
+        event = await self._event(message, inbound, lang)
+        result = await self.conversations.handle(inbound, event)
+        if result is None:  # handled before a restart: show where the conversation stands
+            log.info("message %s: handled before; current question sent again", message.dedup_id)
+            result = await self.conversations.prompt(inbound)
+        turn = await self._texts(inbound, result)
+        turn.openid = message.openid
+        log.info(
+            "message %s: %s handled in %.1f ms, %d replies%s",
+            message.dedup_id,
+            event.kind,
+            (time.perf_counter() - started) * 1000,
+            len(result.replies),
+            f", outcome {result.outcome['outcome']}" if result.outcome else "",
+        )
+        return turn
+
+    async def _event(self, message: Incoming, inbound: Inbound, lang: str) -> Event:
+        """Translate a message into an engine event."""
+        if message.kind == "start":
+            return Event.start(lang)
+        if message.kind == "click":
+            key = message.text.strip().lower()
+            if key == "start":
+                return Event.start()
+            return Event.cmd(key) if key in COMMANDS else Event.other("media")
+        if message.kind == "voice" and not message.text:
+            return Event.other("media")
+        if message.kind in ("text", "voice"):
+            offered = await self._offered(inbound)
+            typed = (
+                message.text.strip().rstrip("。.!！") if message.kind == "voice" else message.text
+            )
+            return wxtext.to_event(typed, offered)
+        return Event.other("media")
+
+    async def _offered(self, inbound: Inbound) -> Reply | None:
+        """Return the question the person was last asked (its options can be typed as numbers)."""
+        asked = await self.conversations.prompt(Inbound(inbound.user_key, lang_hint=DEFAULT_LANG))
+        return next((r for r in reversed(asked.replies) if r.step), None)
+
+    async def _texts(self, inbound: Inbound, result: Result) -> Turn:
+        """Return the replies as one passive text, or the first and the rest for later."""
+        conv = await self.conversations.current(Inbound(inbound.user_key, lang_hint=DEFAULT_LANG))
+        t = get_catalogs().get(conv.lang)
+        texts = [wxtext.render(reply, t) for reply in result.replies]
+        if self.api is None or len(texts) < 2:
+            return Turn(wxtext.join(texts))
+        return Turn(wxtext.join(texts[:1]), [wxtext.join([part]) for part in texts[1:]])
+
+    def _slow_down(self, inbound: Inbound) -> str:
+        t = get_catalogs().get(inbound.lang_hint)
+        return t.gettext("You are sending messages very fast. Please wait a moment, then go on.")

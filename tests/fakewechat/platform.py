@@ -1,0 +1,301 @@
+"""The fake platform: it posts people's messages to the bot's server URL as WeChat does, and
+serves the access-token and customer-service endpoints on 127.0.0.1.
+
+WeChat waits 5 seconds for the answer and tries again, three times in all; ``timeout``
+shortens the wait in tests, the retries stay the platform's. An empty answer or
+``success`` means "no reply". One passive reply per message; in safe mode it comes back
+encrypted and signed with ``MsgSignature``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import secrets
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
+from tornado.web import Application, RequestHandler
+
+from tests.fakewechat import crypto
+
+ACCOUNT = "gh_0123456789ab"
+RETRIES = 3
+
+
+@dataclass
+class Sent:
+    """One message the person received: a passive reply or a customer-service message."""
+
+    openid: str
+    text: str
+    how: str  # "passive" or "custom"
+
+
+@dataclass
+class Delivery:
+    """What posting one message did."""
+
+    attempts: int = 0
+    statuses: list[int] = field(default_factory=list)
+    passive: str | None = None  # the reply's text; None when there was none
+
+
+class _Token(RequestHandler):
+    def initialize(self, fake: FakeWeChat) -> None:
+        self.fake = fake
+
+    def get(self) -> None:
+        fake = self.fake
+        if (
+            self.get_query_argument("grant_type", "") != "client_credential"
+            or self.get_query_argument("appid", "") != fake.app_id
+            or self.get_query_argument("secret", "") != fake.app_secret
+        ):
+            self.write({"errcode": 40125, "errmsg": "invalid appsecret"})
+            return
+        fake.tokens_issued += 1
+        fake.access_token = secrets.token_hex(16)
+        self.write({"access_token": fake.access_token, "expires_in": 7200})
+
+
+class _Custom(RequestHandler):
+    def initialize(self, fake: FakeWeChat) -> None:
+        self.fake = fake
+
+    def post(self) -> None:
+        fake = self.fake
+        if not fake.access_token or self.get_query_argument("access_token", "") != (
+            fake.access_token
+        ):
+            self.write({"errcode": 40001, "errmsg": "invalid credential"})
+            return
+        body = json.loads(self.request.body)
+        if body.get("msgtype") != "text" or not body.get("touser"):
+            self.write({"errcode": 40008, "errmsg": "invalid message type"})
+            return
+        content = body["text"]["content"]
+        if len(content.encode()) > 2048:
+            self.write({"errcode": 45002, "errmsg": "content size out of limit"})
+            return
+        fake.deliver(Sent(body["touser"], content, "custom"))
+        self.write({"errcode": 0, "errmsg": "ok"})
+
+
+class _QRCode(RequestHandler):
+    """Parameterised QR codes (生成带参数的二维码): a ticket, and the URL the code encodes."""
+
+    def initialize(self, fake: FakeWeChat) -> None:
+        self.fake = fake
+
+    def post(self) -> None:
+        fake = self.fake
+        if not fake.access_token or self.get_query_argument("access_token", "") != (
+            fake.access_token
+        ):
+            self.write({"errcode": 40001, "errmsg": "invalid credential"})
+            return
+        body = json.loads(self.request.body)
+        scene = body.get("action_info", {}).get("scene", {}).get("scene_str", "")
+        if body.get("action_name") != "QR_LIMIT_STR_SCENE" or not 1 <= len(scene) <= 64:
+            self.write({"errcode": 40053, "errmsg": "invalid action info"})
+            return
+        ticket = secrets.token_urlsafe(24)
+        fake.qr_scenes[ticket] = scene
+        self.write({"ticket": ticket, "url": f"http://weixin.qq.com/q/{ticket}"})
+
+
+class FakeWeChat:
+    """A WeChat Official Account platform for one account."""
+
+    def __init__(
+        self,
+        bot_url: str,
+        *,
+        token: str = "trialtoken2026",
+        app_id: str = "wx0123456789abcdef",
+        app_secret: str = "s3cr3t0123456789abcdef0123456789",
+        aes_key: str | None = None,
+        timeout: float = 5.0,
+    ) -> None:
+        self.bot_url = bot_url
+        self.token = token
+        self.app_id = app_id
+        self.app_secret = app_secret
+        self.aes_key = aes_key  # set: safe mode
+        self.timeout = timeout
+        self.sent: list[Sent] = []
+        self.on_timeout: Callable[[], None] | None = None  # told when an attempt gets no answer
+        self._arrived = asyncio.Event()  # set whenever a message reaches a person
+        self.access_token = ""
+        self.tokens_issued = 0
+        self.qr_scenes: dict[str, str] = {}  # ticket -> scene
+        self._ids = itertools.count(24_000_000_000_000_000)
+        self._clock = itertools.count(int(time.time()))
+        self._server: HTTPServer | None = None
+        self.base_url = ""
+
+    async def start(self) -> None:
+        """Serve the API endpoints on a free port of 127.0.0.1."""
+        app = Application(
+            [
+                (r"/cgi-bin/token", _Token, {"fake": self}),
+                (r"/cgi-bin/message/custom/send", _Custom, {"fake": self}),
+                (r"/cgi-bin/qrcode/create", _QRCode, {"fake": self}),
+            ]
+        )
+        sockets = bind_sockets(0, "127.0.0.1")
+        self._server = HTTPServer(app)
+        self._server.add_sockets(sockets)
+        self.base_url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
+
+    async def stop(self) -> None:
+        """Stop serving."""
+        if self._server is not None:
+            self._server.stop()
+            await self._server.close_all_connections()
+
+    # -- what people do ----------------------------------------------------------------
+
+    def message(self, openid: str, msg_type: str, **fields: str) -> dict[str, str]:
+        """Return a message's fields as WeChat sends them (events carry no MsgId)."""
+        base = {
+            "ToUserName": ACCOUNT,
+            "FromUserName": openid,
+            "CreateTime": str(next(self._clock)),
+            "MsgType": msg_type,
+        }
+        if msg_type != "event":
+            base["MsgId"] = str(next(self._ids))
+        return {**base, **fields}
+
+    async def text(self, openid: str, content: str) -> Delivery:
+        """The person types text."""
+        return await self.post(self.message(openid, "text", Content=content))
+
+    async def voice(self, openid: str, recognition: str | None) -> Delivery:
+        """The person sends a voice message (with speech recognition when it is on)."""
+        fields = {"MediaId": "media1", "Format": "amr"}
+        if recognition is not None:
+            fields["Recognition"] = recognition
+        return await self.post(self.message(openid, "voice", **fields))
+
+    async def subscribe(self, openid: str, scene: str = "") -> Delivery:
+        """The person follows the account, by scanning a parameterised QR code when ``scene``."""
+        fields = {"Event": "subscribe", "EventKey": f"qrscene_{scene}" if scene else ""}
+        if scene:
+            fields["Ticket"] = "gQH47joAAAAAAAAAASxodHRwOi8vd2VpeGluLnFxLmNvbS9xL2tI"
+        return await self.post(self.message(openid, "event", **fields))
+
+    async def scan(self, openid: str, scene: str) -> Delivery:
+        """A follower scans a parameterised QR code."""
+        return await self.post(self.message(openid, "event", Event="SCAN", EventKey=scene))
+
+    async def click(self, openid: str, key: str) -> Delivery:
+        """The person taps a menu item."""
+        return await self.post(self.message(openid, "event", Event="CLICK", EventKey=key))
+
+    async def image(self, openid: str) -> Delivery:
+        """The person sends a picture."""
+        fields = {"PicUrl": "http://mmbiz.qpic.cn/x", "MediaId": "media2"}
+        return await self.post(self.message(openid, "image", **fields))
+
+    # -- the protocol ----------------------------------------------------------------------
+
+    def sign(
+        self, body_fields: dict[str, str], *, token: str | None = None
+    ) -> tuple[dict[str, str], str]:
+        """Return the query and the body of a POST for one message (encrypted in safe mode)."""
+        token = token or self.token
+        timestamp, nonce = str(int(time.time())), str(secrets.randbelow(10**9))
+        query = {
+            "signature": crypto.signature(token, timestamp, nonce),
+            "timestamp": timestamp,
+            "nonce": nonce,
+            "openid": body_fields["FromUserName"],
+        }
+        plain = _xml(body_fields)
+        if self.aes_key is None:
+            return query, plain
+        encrypted = crypto.encrypt(self.aes_key, self.app_id, plain)
+        query["encrypt_type"] = "aes"
+        query["msg_signature"] = crypto.signature(token, timestamp, nonce, encrypted)
+        body = _xml({"ToUserName": body_fields["ToUserName"], "Encrypt": encrypted})
+        return query, body
+
+    async def post(self, fields: dict[str, str], **sign: Any) -> Delivery:
+        """Post one message; try again when no answer comes in time, three times in all."""
+        query, body = self.sign(fields, **sign)
+        delivery = Delivery()
+        async with httpx.AsyncClient(timeout=self.timeout) as client:
+            for _ in range(RETRIES):
+                delivery.attempts += 1
+                try:
+                    response = await client.post(self.bot_url, params=query, content=body)
+                except httpx.TimeoutException:
+                    if self.on_timeout is not None:
+                        self.on_timeout()
+                    continue
+                delivery.statuses.append(response.status_code)
+                if response.status_code == 200:
+                    delivery.passive = self._read_reply(fields, response.text)
+                    if delivery.passive:
+                        self.deliver(Sent(fields["FromUserName"], delivery.passive, "passive"))
+                return delivery
+        return delivery
+
+    def _read_reply(self, fields: dict[str, str], body: str) -> str | None:
+        if body in ("", "success"):
+            return None
+        root = ET.fromstring(body)
+        if self.aes_key is not None:
+            encrypted = root.findtext("Encrypt") or ""
+            expected = crypto.signature(
+                self.token,
+                root.findtext("TimeStamp") or "",
+                root.findtext("Nonce") or "",
+                encrypted,
+            )
+            assert root.findtext("MsgSignature") == expected, "reply's MsgSignature is wrong"
+            root = ET.fromstring(crypto.decrypt(self.aes_key, self.app_id, encrypted))
+        assert root.findtext("ToUserName") == fields["FromUserName"]
+        assert root.findtext("FromUserName") == fields["ToUserName"]
+        assert root.findtext("MsgType") == "text"
+        content = root.findtext("Content") or ""
+        assert len(content.encode()) <= 2048, "passive reply over 2048 bytes"
+        return content
+
+    def deliver(self, sent: Sent) -> None:
+        """Show a message to its person."""
+        self.sent.append(sent)
+        self._arrived.set()
+
+    async def wait_for(self, openid: str, count: int, timeout: float = 10.0) -> list[str]:
+        """Wait until the person has received ``count`` messages; return them."""
+        async with asyncio.timeout(timeout):
+            while len(self.texts(openid)) < count:
+                self._arrived.clear()
+                await self._arrived.wait()
+        return self.texts(openid)
+
+    def texts(self, openid: str) -> list[str]:
+        """Return everything the person received, in order."""
+        return [s.text for s in self.sent if s.openid == openid]
+
+
+def _xml(fields: dict[str, str]) -> str:
+    """Return fields as WeChat's XML (text in CDATA, numbers bare)."""
+    parts = []
+    for name, value in fields.items():
+        if name in ("CreateTime", "MsgId"):
+            parts.append(f"<{name}>{value}</{name}>")
+        else:
+            parts.append(f"<{name}><![CDATA[{value}]]></{name}>")
+    return "<xml>" + "".join(parts) + "</xml>"

@@ -1,0 +1,70 @@
+"""A person on WeChat: reads the numbered options in the bot's text and types answers."""
+
+from __future__ import annotations
+
+import re
+
+from bot.engine.engine import Engine, load_engine
+from bot.engine.record import Answer
+from bot.i18n import get_catalogs
+from tests.fakewechat import FakeWeChat
+from tests.fakewechat.platform import Delivery
+
+OPTION = re.compile(r"^\S+ (?P<key>\d+|\?) = (?P<label>.+)$", re.MULTILINE)
+
+
+class Person:
+    """One WeChat user of the Official Account."""
+
+    def __init__(self, fake: FakeWeChat, openid: str, lang: str) -> None:
+        self.fake = fake
+        self.openid = openid
+        self.lang = lang
+        self.engine: Engine = load_engine(typed=True)
+
+    def last(self) -> str:
+        """Return the newest text the person received."""
+        texts = self.fake.texts(self.openid)
+        assert texts, "nothing received"
+        return texts[-1]
+
+    def options(self) -> dict[str, str]:
+        """Return label -> key typed, from the newest text."""
+        return {m["label"].strip(): m["key"] for m in OPTION.finditer(self.last())}
+
+    async def say(self, text: str) -> Delivery:
+        """Type text; the passive reply must come back."""
+        delivery = await self.fake.text(self.openid, text)
+        assert delivery.statuses == [200], delivery
+        return delivery
+
+    async def pick(self, label: str) -> Delivery:
+        """Type the number the newest text shows for ``label``."""
+        options = self.options()
+        assert label in options, f"{label!r} not offered in {self.last()!r}"
+        return await self.say(options[label])
+
+    def label(self, qid: str, option: str) -> str | None:
+        """Return an option's label in the person's language (None: not an option)."""
+        t = get_catalogs().get(self.lang)
+        for o in self.engine.flow.question(qid).options:
+            if o.id == option:
+                return t.pgettext("option", o.label)
+        return None
+
+    async def screen(self, answers: dict[str, str], *, words: bool = False) -> None:
+        """Answer the questions in flow order: by number, or by typing the option's words."""
+        conv = self.engine.new(self.lang)
+        for question in self.engine.flow.questions:
+            view = self.engine.flow.view(conv.answers)
+            if question.when is not None and question.when(view) is False:
+                continue
+            value = answers[question.id]
+            label = self.label(question.id, value)
+            if label is None:
+                await self.say(value)
+            elif words:
+                await self.say(label)
+            else:
+                await self.pick(label)
+            conv.answers[question.id] = Answer(value)
