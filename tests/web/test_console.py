@@ -170,3 +170,34 @@ async def test_times_are_in_the_hospital_time_zone(web: Web, store: Store) -> No
     await web.coordinator()
     page = await web.client.get(f"/referrals/{ref}")
     assert "2026-01-05 17:00" in page.text
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_the_console_speaks_the_team_language(store: Store, settings, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+    from tests.web.conftest import make_web
+
+    chinese = make_web(store, settings.model_copy(update={"team_language": "zh-Hans"}), clock)
+    page = await chinese.client.get("/login")
+    assert '<html lang="zh-Hans" dir="ltr">' in page.text
+    assert "登录" in page.text and "Sign in" not in page.text
+    await chinese.client.aclose()
+    arabic = make_web(store, settings.model_copy(update={"team_language": "ar"}), clock)
+    page = await arabic.client.get("/login")
+    assert 'dir="rtl"' in page.text and "تسجيل الدخول" in page.text
+    await arabic.client.aclose()
+
+
+async def test_team_commands_make_and_stop_accounts(settings) -> None:  # type: ignore[no-untyped-def]
+    from bot.__main__ import build_parser
+    from bot.web.server import team_command
+
+    out = await team_command(settings, "add-user", "wang", "coordinator")
+    assert "one-time password" in out
+    assert out.rsplit(": ", 1)[1] not in str(settings.database_url)
+    with pytest.raises(ValueError, match="already"):
+        await team_command(settings, "add-user", "wang", "viewer")
+    assert "disabled" in await team_command(settings, "disable-user", "wang", None)
+    with pytest.raises(ValueError, match="no account"):
+        await team_command(settings, "reset-user", "nobody", None)
+    args = build_parser().parse_args(["team", "add-user", "zhou", "--role", "viewer"])
+    assert (args.team_command, args.name, args.role) == ("add-user", "zhou", "viewer")
