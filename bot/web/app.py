@@ -31,6 +31,7 @@ def create_app(
         Route("/password", auth.password_page, methods=["GET", "POST"]),
         Route("/counts", views.counts),
         Route("/referrals", views.referrals),
+        Route("/export", views.export, methods=["POST"]),
         Route(f"/referrals/{REF}", views.referral),
         Route(f"/referrals/{REF}/contact", views.contact, methods=["POST"]),
         Route(f"/referrals/{REF}/status", views.change_status, methods=["POST"]),

@@ -57,6 +57,7 @@ def labels(t: Translator) -> dict[str, str]:
         "people": t.gettext("People"),
         "telegram_team": t.gettext("Telegram team chat"),
         "protocol": t.gettext("Protocol"),
+        "export": t.gettext("Download all referrals (CSV)"),
     }
 
 

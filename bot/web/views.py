@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from starlette.requests import Request
@@ -9,12 +10,14 @@ from starlette.responses import RedirectResponse, Response
 
 from bot.handoff import PATIENT_NOTICE
 from bot.handoff.cards import ATTEMPT, ICONS, actions_for, allowed
+from bot.handoff.export import referrals_csv
 from bot.handoff.stats import STAGES, stage_labels, totals
 from bot.storage.errors import StaleStatusError
 from bot.storage.models import REFERRAL_STATUSES
 from bot.storage.store import ReferralDetails
 from bot.web.accounts import WebSession
 from bot.web.console import Console, console_of, signed_in
+from bot.web.funnel import funnel_panels
 from bot.web.history import console_names, status_history
 
 FILTERS = ("status", "outcome", "lang", "source")
@@ -31,10 +34,13 @@ async def home(request: Request, session: WebSession) -> Response:
 async def counts(request: Request, session: WebSession) -> Response:
     """How many people reached each stage (no personal data: every role may see it)."""
     console = console_of(request)
-    found = totals(await console.store.funnel())
+    funnel = await console.store.funnel()
+    found = totals(funnel)
     names = stage_labels(console.texts.team)
     rows = [(names[stage], found.get(stage, 0)) for stage in STAGES]
-    return console.render(request, "counts.html", {"rows": rows}, session=session)
+    stages, charts = funnel_panels(funnel, console.texts.team)
+    context = {"rows": rows, "stages": stages, "charts": charts}
+    return console.render(request, "counts.html", context, session=session)
 
 
 @signed_in("coordinator")
@@ -57,6 +63,19 @@ async def referrals(request: Request, session: WebSession) -> Response:
     await console.store.audit(session.actor_key, "web_referrals_listed", None, {"n": len(shown)})
     context = {"rows": shown, "chosen": chosen, "options": options, "now": console.clock()}
     return console.render(request, "referrals.html", context, session=session)
+
+
+@signed_in("coordinator")
+async def export(request: Request, session: WebSession) -> Response:
+    """The CSV file ``/export`` sends in Telegram, with its formula-injection guard; audited."""
+    console = console_of(request)
+    found = await console.store.referrals()
+    data = await asyncio.to_thread(referrals_csv, found, console.texts.team)
+    await console.store.audit(session.actor_key, "web_export", None, {"n": len(found)})
+    stamp = console.texts.time(console.clock()).replace(" ", "-").replace(":", "")
+    disposition = f'attachment; filename="referrals-{stamp}.csv"'
+    headers = {"Content-Disposition": disposition}
+    return Response(data, media_type="text/csv; charset=utf-8", headers=headers)
 
 
 @signed_in("coordinator")

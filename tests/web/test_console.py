@@ -3,6 +3,8 @@ and the attacks it must refuse."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bot.storage import Store
@@ -82,6 +84,7 @@ async def test_a_viewer_sees_counts_only(web: Web, store: Store) -> None:
     assert contact.status_code == 403 and "王芳" not in contact.text
     status = await web.post(f"/referrals/{ref}/status", counts, action="contacted", expected="new")
     assert status.status_code == 403
+    assert (await web.post("/export", counts)).status_code == 403
     assert (await store.referral(ref)).status == "new"  # type: ignore[union-attr]
 
 
@@ -201,3 +204,38 @@ async def test_team_commands_make_and_stop_accounts(settings) -> None:  # type: 
         await team_command(settings, "reset-user", "nobody", None)
     args = build_parser().parse_args(["team", "add-user", "zhou", "--role", "viewer"])
     assert (args.team_command, args.name, args.role) == ("add-user", "zhou", "viewer")
+
+
+async def test_the_funnel_by_language_and_source_is_drawn_in_the_page(
+    web: Web, store: Store
+) -> None:
+    await make_referral(store, 7010, lang="zh-Hans", source="flyer-sh01")
+    await make_referral(store, 7011, lang="en", source="flyer-sh01")
+    await make_referral(store, 7012, lang="en", source="clinic-02")
+    await web.coordinator()
+    page = await web.client.get("/counts")
+    assert page.status_code == 200
+    assert page.text.count("<svg") == 2 + 2  # two languages, two sources
+    assert "By outreach source" in page.text and "clinic-02" in page.text
+    handed_off = re.findall(r"<th scope=\"row\">Handed off</th>(.*?)</tr>", page.text)
+    by_language, by_source = (re.findall(r">(\d+)</td>", row) for row in handed_off)
+    assert by_language == ["2", "1"]  # English, then Chinese
+    assert by_source == ["2", "1"]  # the flyer, then the clinic
+
+
+async def test_the_export_is_the_guarded_csv_and_is_audited(web: Web, store: Store) -> None:
+    ref = await make_referral(store, 7013, name='=HYPERLINK("http://x")')
+    await web.coordinator()
+    listing = await web.client.get("/referrals")
+    refused = await web.client.post("/export")
+    assert refused.status_code == 403
+    response = await web.post("/export", listing)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "attachment" in response.headers["content-disposition"]
+    text = response.content.decode("utf-8-sig")
+    assert ref in text
+    assert "'=HYPERLINK" in text
+    assert ",=HYPERLINK" not in text and ',"=HYPERLINK' not in text
+    audit = await store.recent_audit()
+    assert any(a.action == "web_export" for a in audit)
