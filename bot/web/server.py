@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Generator
 
 import uvicorn
@@ -39,8 +40,10 @@ async def run_web(settings: Settings) -> int:
     return 0
 
 
-async def serve_web(settings: Settings, stop: asyncio.Event) -> None:
-    """Serve the console on WEB_LISTEN:WEB_PORT until ``stop`` is set."""
+async def serve_web(
+    settings: Settings, stop: asyncio.Event, *, sock: socket.socket | None = None
+) -> None:
+    """Serve the console on WEB_LISTEN:WEB_PORT (or on a listening ``sock``) until ``stop``."""
     store = await Store.open(settings)
     try:
         config = uvicorn.Config(
@@ -53,11 +56,13 @@ async def serve_web(settings: Settings, stop: asyncio.Event) -> None:
             lifespan="off",
         )
         server = _Server(config)
-        task = asyncio.create_task(server.serve())
+        serving = asyncio.create_task(server.serve(None if sock is None else [sock]))
+        stopping = asyncio.create_task(stop.wait())
         log.info("web console on %s:%s", config.host, config.port)
-        await stop.wait()
+        await asyncio.wait((serving, stopping), return_when=asyncio.FIRST_COMPLETED)
         server.should_exit = True
-        await task
+        stopping.cancel()
+        await serving  # re-raises when the server could not start (port taken)
     finally:
         await store.close()
 

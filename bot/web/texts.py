@@ -35,7 +35,6 @@ def labels(t: Translator) -> dict[str, str]:
         "outcome": t.gettext("Outcome"),
         "language": t.gettext("Language"),
         "source": t.gettext("Source"),
-        "reference": t.gettext("Reference"),
         "received": t.gettext("Received"),
         "reminded": t.gettext("Reminder sent"),
         "none_found": t.gettext("No referrals match."),

@@ -239,3 +239,27 @@ async def test_the_export_is_the_guarded_csv_and_is_audited(web: Web, store: Sto
     assert ",=HYPERLINK" not in text and ',"=HYPERLINK' not in text
     audit = await store.recent_audit()
     assert any(a.action == "web_export" for a in audit)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_the_console_serves_over_tcp_until_stopped(settings) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    import socket
+
+    import httpx
+
+    from bot.web.server import serve_web
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()  # connections wait in the backlog until uvicorn accepts them
+    port = sock.getsockname()[1]
+    stop = asyncio.Event()
+    running = asyncio.create_task(serve_web(settings, stop, sock=sock))
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        page = await client.get("/login")
+        assert page.status_code == 200
+        assert "default-src 'none'" in page.headers["content-security-policy"]
+    stop.set()
+    await asyncio.wait_for(running, 10)
+    sock.close()
