@@ -1,4 +1,4 @@
-"""Command line: run, shell, replay, graph, qr, db, keygen, purge, rotate-key. Wiring only."""
+"""Command line: run, shell, replay, graph, qr, db, web, team, keygen, purge, rotate-key. Wiring only."""
 
 from __future__ import annotations
 
@@ -115,6 +115,29 @@ def cmd_qr(args: argparse.Namespace) -> int:
         sys.stdout.write(drawn)
     else:
         print(f"wrote {Path(args.output).resolve()}", file=sys.stderr)
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    """Serve the study team's web console alone."""
+    from bot.config import get_settings
+    from bot.web.server import run_web
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return asyncio.run(run_web(settings))
+
+
+def cmd_team(args: argparse.Namespace) -> int:
+    """Add, reset or disable a web console account."""
+    from bot.config import get_settings
+    from bot.web.accounts import AccountError
+    from bot.web.server import team_command
+
+    try:
+        print(asyncio.run(team_command(get_settings(), args.team_command, args.name, args.role)))
+    except AccountError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -203,6 +226,19 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database commands")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply the migrations").set_defaults(func=cmd_db)
+
+    sub.add_parser("web", help="serve the study team's web console").set_defaults(func=cmd_web)
+    team = sub.add_parser("team", help="web console accounts")
+    team_sub = team.add_subparsers(dest="team_command", required=True)
+    add = team_sub.add_parser("add-user", help="create an account; prints a one-time password")
+    add.add_argument("--role", choices=("coordinator", "viewer"), required=True)
+    reset = team_sub.add_parser("reset-user", help="unlock; prints a new one-time password")
+    disable = team_sub.add_parser("disable-user", help="stop an account signing in")
+    for command in (add, reset, disable):
+        command.add_argument("name")
+        command.set_defaults(func=cmd_team)
+    reset.set_defaults(role=None)
+    disable.set_defaults(role=None)
 
     sub.add_parser("keygen", help="print a new DATA_ENCRYPTION_KEY").set_defaults(func=cmd_keygen)
     sub.add_parser("purge", help="delete data past retention").set_defaults(func=cmd_purge)

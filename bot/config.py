@@ -72,6 +72,13 @@ class Settings(BaseSettings):
         default_factory=lambda: list(SPOKEN_LANGUAGES)
     )
 
+    # Web console for the study team (bot/web): served when WEB_PORT is set
+    web_listen: str = "127.0.0.1"
+    web_port: int | None = Field(default=None, ge=1, le=65535)
+    web_base_url: str | None = None  # https://… makes the session cookie Secure
+    web_session_hours: int = Field(default=12, ge=1)
+    team_timezone: str = "Asia/Shanghai"  # the hospital's time zone, for times in the console
+
     # Conversation
     flow: str = "nct06751199"
     flood_burst: int = Field(default=15, ge=1)  # messages one person may send at once

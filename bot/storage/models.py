@@ -65,6 +65,7 @@ def next_statuses(status: str, attempts: int) -> tuple[str, ...]:
 
 
 OUTBOX_STATUSES = ("pending", "sent", "failed")
+WEB_ROLES = ("coordinator", "viewer")
 
 #: An integer primary key that is SQLite's rowid there and a BIGINT on PostgreSQL.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -288,6 +289,37 @@ class ProcessedUpdate(Base):
     at: Mapped[datetime]
 
 
+class WebUser(Base):
+    """A web console account (``bot/web``); the password only as its argon2 hash."""
+
+    __tablename__ = "web_users"
+    __table_args__ = (CheckConstraint(_in("role", WEB_ROLES), name="role"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    must_change: Mapped[bool] = mapped_column(Boolean)
+    failed_logins: Mapped[int] = mapped_column(Integer)
+    locked: Mapped[bool] = mapped_column(Boolean)
+    disabled: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A signed-in console session, found by the SHA-256 of its cookie's token."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("web_users.id", ondelete="CASCADE"), index=True
+    )
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
 def _table(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
@@ -304,6 +336,8 @@ alert_optins = _table(AlertOptin)
 audit_log = _table(AuditEntry)
 outbox = _table(OutboxRow)
 processed_updates = _table(ProcessedUpdate)
+web_users = _table(WebUser)
+web_sessions = _table(WebSession)
 
 #: The tables holding a conversation's rows (by ``conversation_id``), in the order they are
 #: emptied when the conversation is erased or purged (a referral's status history goes

@@ -425,6 +425,10 @@ class Store:
     async def _run(self, fn: Callable[[Connection], T], *, write: bool = True) -> T:
         return await self._backend.run(fn, write=write)
 
+    async def execute(self, fn: Callable[[Connection], T], *, write: bool = True) -> T:
+        """Run ``fn`` in one transaction: for modules with tables of their own (``bot.web``)."""
+        return await self._backend.run(fn, write=write)
+
     # ----------------------------------------------------------------- small look-ups
 
     async def find_chat(self, user_key: str) -> int | None:

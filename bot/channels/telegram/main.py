@@ -46,5 +46,10 @@ async def _main(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await serve(settings, stop)
+    if settings.web_port is None:
+        await serve(settings, stop)
+        return 0
+    from bot.web.server import serve_web
+
+    await asyncio.gather(serve(settings, stop), serve_web(settings, stop))
     return 0

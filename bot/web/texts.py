@@ -1,0 +1,85 @@
+"""Every word of the console, in TEAM_LANGUAGE, through the same catalogs as the bot."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.handoff.cards import TeamTexts
+from bot.i18n import Translator
+
+
+def labels(t: Translator) -> dict[str, str]:
+    """The console's fixed words (templates use them by key)."""
+    return {
+        "title": t.gettext("Study team console"),
+        "sign_in": t.gettext("Sign in"),
+        "sign_out": t.gettext("Sign out"),
+        "name": t.gettext("Account name"),
+        "password": t.gettext("Password"),
+        "wrong": t.gettext("The name or the password is wrong."),
+        "locked": t.gettext(
+            "This account is locked after too many wrong passwords. Ask the administrator "
+            "to unlock it."
+        ),
+        "too_fast": t.gettext("Too many tries. Wait a minute, then try again."),
+        "new_password": t.gettext("Choose your own password"),
+        "new_password_help": t.gettext("At least 12 characters. Only you should know it."),
+        "too_short": t.gettext("This password is too short: use at least 12 characters."),
+        "save": t.gettext("Save"),
+        "referrals": t.gettext("Referrals"),
+        "counts": t.gettext("Counts"),
+        "filter": t.gettext("Filter"),
+        "all": t.gettext("All"),
+        "status": t.gettext("Status"),
+        "outcome": t.gettext("Outcome"),
+        "language": t.gettext("Language"),
+        "source": t.gettext("Source"),
+        "received": t.gettext("Received"),
+        "reminded": t.gettext("Reminder sent"),
+        "none_found": t.gettext("No referrals match."),
+        "contact": t.gettext("Contact"),
+        "show_contact": t.gettext("Show contact details"),
+        "contact_audited": t.gettext("Opening the contact details is recorded."),
+        "criteria": t.gettext("Criteria"),
+        "answers": t.gettext("Answers"),
+        "their_words": t.gettext("Patient's own words"),
+        "history": t.gettext("Status history"),
+        "by": t.gettext("By"),
+        "change_status": t.gettext("Change the status"),
+        "stale": t.gettext("Someone changed this referral meanwhile. Here is how it is now."),
+        "saved": t.gettext("Saved."),
+        "not_found": t.gettext("This page does not exist."),
+        "forbidden": t.gettext("Your account cannot open this page."),
+        "refused": t.gettext("This form was too old or came from elsewhere. Please try again."),
+        "stage": t.gettext("Stage"),
+        "people": t.gettext("People"),
+        "telegram_team": t.gettext("Telegram team chat"),
+        "protocol": t.gettext("Protocol"),
+        "export": t.gettext("Download all referrals (CSV)"),
+    }
+
+
+class ConsoleTexts:
+    """The console's words and times for one team language and time zone."""
+
+    def __init__(self, lang: str, timezone: str) -> None:
+        self.team = TeamTexts(lang)
+        self.t = self.team.t
+        self.lang = self.team.lang
+        self.rtl = self.t.rtl
+        self.zone = ZoneInfo(timezone)
+        self.words = labels(self.t)
+
+    def time(self, moment: datetime | None) -> str:
+        """A time in the hospital's time zone."""
+        if moment is None:
+            return "—"
+        return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
+
+    def age(self, moment: datetime, now: datetime) -> str:
+        """How long ago, in hours under two days and in days after."""
+        hours = max(0, int((now - moment).total_seconds() // 3600))
+        if hours < 48:
+            return self.t.ngettext("{n} hour", "{n} hours", hours)
+        return self.t.ngettext("{n} day", "{n} days", hours // 24)

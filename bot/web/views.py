@@ -1,0 +1,163 @@
+"""Pages: counts, the referrals list, a referral, and the actions on it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from bot.handoff import PATIENT_NOTICE
+from bot.handoff.cards import ATTEMPT, ICONS, actions_for, allowed
+from bot.handoff.export import referrals_csv
+from bot.handoff.stats import STAGES, stage_labels, totals
+from bot.storage.errors import StaleStatusError
+from bot.storage.models import REFERRAL_STATUSES
+from bot.storage.store import ReferralDetails
+from bot.web.accounts import WebSession
+from bot.web.console import Console, console_of, signed_in
+from bot.web.funnel import funnel_panels
+from bot.web.history import console_names, status_history
+
+FILTERS = ("status", "outcome", "lang", "source")
+OUTCOMES = ("likely_eligible", "needs_review", "likely_ineligible")
+
+
+@signed_in()
+async def home(request: Request, session: WebSession) -> Response:
+    """Coordinators start at the referrals, viewers at the counts."""
+    return RedirectResponse("/referrals" if session.coordinator else "/counts", status_code=303)
+
+
+@signed_in()
+async def counts(request: Request, session: WebSession) -> Response:
+    """How many people reached each stage (no personal data: every role may see it)."""
+    console = console_of(request)
+    funnel = await console.store.funnel()
+    found = totals(funnel)
+    names = stage_labels(console.texts.team)
+    rows = [(names[stage], found.get(stage, 0)) for stage in STAGES]
+    stages, charts = funnel_panels(funnel, console.texts.team)
+    context = {"rows": rows, "stages": stages, "charts": charts}
+    return console.render(request, "counts.html", context, session=session)
+
+
+@signed_in("coordinator")
+async def referrals(request: Request, session: WebSession) -> Response:
+    """All referrals, newest first, filtered by status, outcome, language and source."""
+    console = console_of(request)
+    found = await console.store.referrals()
+    chosen = {key: request.query_params.get(key, "") for key in FILTERS}
+    options = {
+        "status": list(REFERRAL_STATUSES),
+        "outcome": list(OUTCOMES),
+        "lang": sorted({r.lang for r in found}),
+        "source": sorted({r.source for r in found}),
+    }
+    shown = [
+        r
+        for r in sorted(found, key=lambda r: r.created_at, reverse=True)
+        if all(not chosen[k] or getattr(r, k) == chosen[k] for k in FILTERS)
+    ]
+    await console.store.audit(session.actor_key, "web_referrals_listed", None, {"n": len(shown)})
+    context = {"rows": shown, "chosen": chosen, "options": options, "now": console.clock()}
+    return console.render(request, "referrals.html", context, session=session)
+
+
+@signed_in("coordinator")
+async def export(request: Request, session: WebSession) -> Response:
+    """The CSV file ``/export`` sends in Telegram, with its formula-injection guard; audited."""
+    console = console_of(request)
+    found = await console.store.referrals()
+    data = await asyncio.to_thread(referrals_csv, found, console.texts.team)
+    await console.store.audit(session.actor_key, "web_export", None, {"n": len(found)})
+    stamp = console.texts.time(console.clock()).replace(" ", "-").replace(":", "")
+    disposition = f'attachment; filename="referrals-{stamp}.csv"'
+    headers = {"Content-Disposition": disposition}
+    return Response(data, media_type="text/csv; charset=utf-8", headers=headers)
+
+
+@signed_in("coordinator")
+async def referral(request: Request, session: WebSession) -> Response:
+    """One referral, without its contact details (those take one more, audited, step)."""
+    return await _referral_page(request, session, contact=False, note=None)
+
+
+@signed_in("coordinator")
+async def contact(request: Request, session: WebSession) -> Response:
+    """The same page with the contact details; the audit log records who opened them."""
+    return await _referral_page(request, session, contact=True, note=None)
+
+
+async def _referral_page(
+    request: Request, session: WebSession, *, contact: bool, note: str | None
+) -> Response:
+    console = console_of(request)
+    ref = request.path_params["ref"]
+    details = await console.store.referral(ref)
+    if details is None:
+        return console.message(request, "not_found", 404, session)
+    action = "web_contact_viewed" if contact else "web_referral_viewed"
+    await console.store.audit(session.actor_key, action, ref, {})
+    context = await _referral_context(console, details, contact=contact)
+    context["note"] = console.texts.words[note] if note else None
+    return console.render(request, "referral.html", context, session=session)
+
+
+async def _referral_context(
+    console: Console, details: ReferralDetails, *, contact: bool
+) -> dict[str, Any]:
+    team = console.texts.team
+    names = await console_names(console.store)
+    history = [
+        (step, names.get(step.actor_hash or "", console.texts.words["telegram_team"]))
+        for step in await status_history(console.store, details.ref_code)
+    ]
+    return {
+        "r": details,
+        "verdicts": [(ICONS[v], title) for _cid, title, v in team.verdicts(details)],
+        "answers": team.answer_rows(details),
+        "history": history,
+        "actions": [(a, team.action(a)) for a in actions_for(details.status, details.attempts)],
+        "contact": details.contact if contact else None,
+        "team": team,
+    }
+
+
+@signed_in("coordinator")
+async def change_status(request: Request, session: WebSession) -> Response:
+    """Apply a status button with the store's workflow; a stale page is shown afresh."""
+    console = console_of(request)
+    store = console.store
+    ref = request.path_params["ref"]
+    form = await request.form()
+    action, seen = str(form.get("action", "")), str(form.get("expected", ""))
+    details = await store.referral(ref)
+    if details is None:
+        return console.message(request, "not_found", 404, session)
+    if details.status != seen or not allowed(action, details.status, details.attempts):
+        return await _referral_page(request, session, contact=False, note="stale")
+    if action == ATTEMPT:
+        await store.record_contact_attempt(ref, session.actor_key)
+        first = await store.acknowledge(ref, session.actor_key)
+    else:
+        try:
+            change = await store.set_referral_status(ref, action, session.actor_key, expected=seen)
+        except StaleStatusError:
+            return await _referral_page(request, session, contact=False, note="stale")
+        first = change.first_acknowledgement
+    if first:
+        await _notify_patient(console, details)
+    return await _referral_page(request, session, contact=False, note="saved")
+
+
+async def _notify_patient(console: Console, details: ReferralDetails) -> None:
+    """Queue the patient's notice on the first acknowledgement, as the Telegram side does."""
+    key: str | None = None
+    if details.chat_id is not None:
+        candidate = f"tg:{details.chat_id}"  # a private chat's id is the user's id
+        if console.store.user_hash(candidate) == details.user_hash:
+            key = candidate
+    ref = details.ref_code
+    await console.store.enqueue(PATIENT_NOTICE, f"ack:{ref}", {"ref": ref}, user_key=key)
