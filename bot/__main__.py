@@ -1,4 +1,4 @@
-"""Command line: run, shell, replay, graph, qr, db, web, team, keygen, purge, rotate-key. Wiring only."""
+"""Command line: run, shell, replay, graph, qr, db, web, team, keygen, purge, rotate-key."""
 
 from __future__ import annotations
 
