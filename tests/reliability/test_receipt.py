@@ -123,7 +123,7 @@ async def greet(fake: FakeBotAPI, users: list[int]) -> None:
         since = fake.mark()
         fake.user_sends_sticker(user, language_code="en")
         await fake.wait_for(
-            lambda m, u=user: m.chat_id == u and bool(m.reply_markup), 30, since=since
+            lambda m, u=user: m.chat_id == u and "only read" not in m.text, 30, since=since
         )
 
 
