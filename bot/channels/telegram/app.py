@@ -124,9 +124,21 @@ def build_application(
 
 
 async def set_command_menus(app: Application) -> None:  # type: ignore[type-arg]
-    """Register the command menu in every language with setMyCommands."""
-    for code, commands in command_menus():
-        await app.bot.set_my_commands(commands, language_code=code)
+    """Register the command menu in every language with setMyCommands (all at once)."""
+    await asyncio.gather(
+        *(
+            app.bot.set_my_commands(commands, language_code=code)
+            for code, commands in command_menus()
+        )
+    )
+
+
+async def _menus_in_background(app: Application) -> None:  # type: ignore[type-arg]
+    """Set the command menus without holding up the first update; log a failure."""
+    try:
+        await set_command_menus(app)
+    except TelegramError as exc:
+        log.warning("the command menus could not be set: %s", type(exc).__name__)
 
 
 async def serve(
@@ -166,10 +178,17 @@ async def serve(
         team.register(app)
         receiver = Receiver(app, Inbox(store), ChatQueues(64, flood))
         async with app:
-            await set_command_menus(app)
             await app.start()
+            # Updates are received at once; the menus (seven calls to the Bot API, a second
+            # or more from far away) used to come first and hold up the first reply.
+            menus = asyncio.create_task(_menus_in_background(app))
             await team.start()
-            await _receive(settings, app, receiver, stop)
+            try:
+                await _receive(settings, app, receiver, stop)
+            finally:
+                menus.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await menus
     finally:
         if team is not None:
             await team.stop()
