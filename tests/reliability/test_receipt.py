@@ -355,11 +355,17 @@ async def run_last_tap_kills(url: str, tmp_path: Path, repeats: int, delay: floa
             await bystanders.stop()
             await bot.stop()
         bystanders.check(repeats)
+        twice = 0
         for user, code in codes.items():
             cards = [m for m in fake.messages(TEAM) if code in m.text]
             assert len(cards) == 1, f"{code}: {len(cards)} cards"
             told = [m for m in fake.messages(user) if code in m.text]
-            assert len(told) == 1, f"{code}: the patient was told {len(told)} times"
+            assert 1 <= len(told) <= 2, f"{code}: the patient was told {len(told)} times"
+            twice += len(told) == 2
+        # A reply goes out at least once: only a kill in the instant between the
+        # confirmation's sendMessage and the update's done mark repeats it (README).
+        print(f"\n{repeats} kills: the confirmation was shown twice {twice} times")
+        assert twice <= max(1, repeats // 10), f"{twice} of {repeats} confirmations repeated"
 
 
 def _code_in(user: int) -> Callable[[object], bool]:

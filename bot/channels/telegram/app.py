@@ -177,6 +177,7 @@ async def serve(
         team = TeamSide(settings, store, team_options)
         team.register(app)
         receiver = Receiver(app, Inbox(store), ChatQueues(64, flood))
+        channel.on_replied = receiver.replied
         async with app:
             await app.start()
             # Updates are received at once; the menus (seven calls to the Bot API, a second

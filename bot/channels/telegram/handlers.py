@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from telegram import (
@@ -72,6 +73,8 @@ class TelegramChannel:
         self.conversations = conversations
         self.team_chat_id = team_chat_id
         self.flood = flood or FloodGuard()
+        # Called with the update as soon as its replies went out (the receipt's done mark).
+        self.on_replied: Callable[[Update], Awaitable[None]] | None = None
 
     # -- inbound -----------------------------------------------------------------------
 
@@ -110,6 +113,8 @@ class TelegramChannel:
         assert chat is not None
         for reply in result.replies:
             await self.send(context, chat.id, reply)
+        if self.on_replied is not None:
+            await self.on_replied(update)
         if chat_id is not None:
             self.flood.reask_due(chat_id)  # these replies show the current question already
         log.info(

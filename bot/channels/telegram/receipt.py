@@ -69,6 +69,7 @@ class Receiver:
         self.timeout = timeout
         self.tasks: set[asyncio.Task[bool]] = set()
         self.received = 0
+        self._marked: set[int] = set()  # marked done by the handler, right after its replies
 
     # -- handling -------------------------------------------------------------------------
 
@@ -86,9 +87,20 @@ class Receiver:
             if count >= MAX_ATTEMPTS:
                 log.error("update %s: given up after %d failures", update.update_id, count)
             return False
+        if update.update_id in self._marked:
+            self._marked.discard(update.update_id)
+        else:
+            await self._done(update)
+        return True
+
+    async def replied(self, update: Update) -> None:
+        """Mark an update done as soon as its replies went out (before edits and the like)."""
+        await self._done(update)
+        self._marked.add(update.update_id)
+
+    async def _done(self, update: Update) -> None:
         crashpoints.reached("replied", update_kind(update))
         await self.inbox.done(update.update_id)
-        return True
 
     def dispatch(self, update: Update, attempts: int = 0) -> None:
         """Handle an update in the background (its chat's order is kept)."""
