@@ -29,6 +29,7 @@ from bot.config import Settings
 from bot.engine.engine import Engine, load_engine
 from bot.engine.events import Event
 from bot.storage.commands import keygen, upgrade
+from bot.storage.inbox import Inbox
 from bot.storage.store import Store
 from tests.conftest import ELIGIBLE_EN, Patient
 from tests.fakebotapi import FakeBotAPI
@@ -103,18 +104,33 @@ async def seed_person(store: Store, engine: Engine, user: int, events: list[Even
     return patient.conv.state
 
 
-def send(fake: FakeBotAPI, user: int, event: Event) -> None:
-    """Let the fake person send the Telegram update that becomes ``event``."""
+def send(fake: FakeBotAPI, user: int, event: Event) -> int:
+    """Let the fake person send the Telegram update that becomes ``event``; return its id."""
     who = {"first_name": "Li Lei", "language_code": "en"}
     if event.kind == "text":
-        fake.user_sends(user, event.text, **who)
+        update = fake.user_sends(user, event.text, **who)
     elif event.kind == "tap":
         message_id = fake.messages(user)[-1].message_id  # the question shown by `greet`
-        fake.user_taps(user, message_id, callback_data(event.step, event.option), **who)
+        update = fake.user_taps(user, message_id, callback_data(event.step, event.option), **who)
     elif event.kind == "contact":
-        fake.user_shares_contact(user, event.text, first_name="Li Lei", language_code="en")
+        update = fake.user_shares_contact(user, event.text, first_name="Li", language_code="en")
     else:
-        fake.user_command(user, f"/{event.command}", **who)
+        update = fake.user_command(user, f"/{event.command}", **who)
+    return int(update["update_id"])
+
+
+async def handled(settings: Settings, update_id: int) -> None:
+    """Wait (bounded) until the bot marked the update done in its inbox."""
+    store = await Store.open(settings)
+    try:
+        inbox = Inbox(store)
+        for _ in range(600):  # the condition checked every 50 ms, for at most 30 s
+            if await inbox.is_done(update_id):
+                return
+            await asyncio.sleep(0.05)
+    finally:
+        await store.close()
+    raise AssertionError(f"update {update_id} was never marked done")
 
 
 async def greet(fake: FakeBotAPI, users: list[int]) -> None:
@@ -335,7 +351,7 @@ async def run_last_tap_kills(url: str, tmp_path: Path, repeats: int, delay: floa
         try:
             for user in users:
                 since = fake.mark()
-                send(fake, user, Event.tap(step, "en"))
+                tap = send(fake, user, Event.tap(step, "en"))
                 await asyncio.sleep(delay)  # the fault: a kill 10 ms after the tap
                 await bot.kill()
                 await bot.start()
@@ -348,6 +364,7 @@ async def run_last_tap_kills(url: str, tmp_path: Path, repeats: int, delay: floa
                     timeout=30,
                     since=since,
                 )
+                await handled(settings, tap)  # the next kill is meant for the next tap
             await bystanders.stop()
             await bystanders.all_answered(repeats)
             await fake.wait_idle(quiet=0.5, timeout=60)
