@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 LANGS  := en zh_Hans zh_Hant es ru ar
 
-.PHONY: venv catalogs extract update-catalogs lint typecheck unit test run shell replay graph bench profile clean
+.PHONY: venv catalogs extract update-catalogs lint typecheck unit test test-long run shell replay graph bench profile clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ unit: catalogs
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck unit
+
+## The long variants too (every kill point on every kind of update, many repeated kills).
+test-long: export TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+test-long: catalogs
+	$(BIN)/python -m pytest -q -m slow
 
 run: catalogs
 	$(BIN)/python -m bot run

@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     flow: str = "nct06751199"
     flood_burst: int = Field(default=15, ge=1)  # messages one person may send at once
     flood_rate: float = Field(default=1.0, gt=0)  # and per second after that
+    flood_queue: int = Field(default=24, ge=1)  # waiting beyond this is a flood: text set aside
     log_level: str = "INFO"
 
     @field_validator("coordinator_user_ids", mode="before")

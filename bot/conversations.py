@@ -112,5 +112,16 @@ class Conversations:
             return self._restore(turn, inbound)
 
     async def prompt(self, inbound: Inbound) -> Result:
-        """Return the current question again, changing nothing."""
-        return self.engine.prompt(await self.current(inbound))
+        """Return the current question again, changing nothing.
+
+        A finished screening that ended with a referral shows its confirmation (with the
+        reference code) again: this is what a person whose last answer committed just
+        before a crash has not seen yet.
+        """
+        conv = await self.current(inbound)
+        result = self.engine.prompt(conv)
+        ref = (conv.outcome or {}).get("ref")
+        if conv.state == DONE and isinstance(ref, str) and ref:
+            handoff = self.engine.handoff
+            result.replies[:] = [handoff.render.handed_off(conv, ref, handoff.promise_days)]
+        return result

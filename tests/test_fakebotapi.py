@@ -445,6 +445,49 @@ async def test_duplicate_delivery_resends_a_confirmed_update(fake: FakeBotAPI, b
     assert fake.faults.injected["duplicate"] == 1
 
 
+async def test_an_update_comes_again_until_an_offset_confirms_it(
+    fake: FakeBotAPI, bot: Bot
+) -> None:
+    """Like Telegram: getUpdates without a later offset delivers the same update again."""
+    first = fake.user_sends(USER, "are you there?")
+    for _ in range(3):
+        updates = await bot.get_updates(timeout=0)
+        assert [u.update_id for u in updates] == [first["update_id"]]
+    assert [u["update_id"] for u in fake.pending_updates] == [first["update_id"]]
+    assert await bot.get_updates(offset=first["update_id"] + 1, timeout=0) == ()
+    assert fake.pending_updates == []
+
+
+async def test_webhook_retries_while_the_bot_answers_an_error(fake: FakeBotAPI, bot: Bot) -> None:
+    """Like Telegram: a webhook POST answered with a non-2xx status is sent again."""
+    import tornado.httpserver
+    import tornado.netutil
+    import tornado.web
+
+    statuses = [500, 503, 200]
+    received: list[int] = []
+
+    class Hook(tornado.web.RequestHandler):
+        def post(self) -> None:
+            received.append(json.loads(self.request.body)["update_id"])
+            self.set_status(statuses[len(received) - 1])
+
+    fake.webhook_retry_delay = 0.01
+    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+    server = tornado.httpserver.HTTPServer(tornado.web.Application([(r"/hook", Hook)]))
+    server.add_sockets(sockets)
+    try:
+        url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}/hook"
+        assert await bot.set_webhook(url)
+        update = fake.user_sends(USER, "again and again")
+        await fake.wait_idle(quiet=0.1, timeout=10)
+        assert received == [update["update_id"]] * 3
+        assert fake.pending_updates == []
+        assert await bot.delete_webhook()
+    finally:
+        server.stop()
+
+
 async def test_webhook_delivery(fake: FakeBotAPI, bot: Bot) -> None:
     """With a webhook set, updates are POSTed with the secret token; getUpdates conflicts."""
     import tornado.httpserver

@@ -110,17 +110,31 @@ def test_forged_taps_on_every_step_change_nothing(engine: Engine) -> None:
         assert patient.conv.answers == before and patient.conv.state == "hba1c"
 
 
-def test_flood_guard_warns_once_then_drops_then_recovers() -> None:
+def test_flood_guard_paces_instead_of_refusing_then_recovers() -> None:
     now = [0.0]
-    guard = FloodGuard(rate=1.0, burst=3, clock=lambda: now[0])
-    assert [guard.check("u") for _ in range(5)] == ["ok", "ok", "ok", "warn", "drop"]
-    assert guard.check("other") == "ok"
-    now[0] += 2.0
-    assert guard.check("u") == "ok"
+    guard = FloodGuard(rate=2.0, burst=3, clock=lambda: now[0])
+    assert [guard.delay(1) for _ in range(5)] == [0.0, 0.0, 0.0, 0.5, 1.0]
+    assert guard.delay(2) == 0.0  # another person is not slowed down
+    now[0] += 5.0
+    assert guard.delay(1) == 0.0
+
+
+def test_a_real_flood_sets_aside_only_text_and_media_and_notes_once() -> None:
+    guard = FloodGuard(flood_queue=3)
+    kinds = ["text", "tap", "text", "text", "text", "tap", "contact", "command", "other"]
+    flooded = [guard.arrive(1, 100 + i, kind) for i, kind in enumerate(kinds)]
+    assert flooded == [False] * 3 + [True, True, False, False, False, True]
+    assert guard.set_aside(1, 104, "text") and not guard.set_aside(1, 105, "tap")
+    assert [guard.note_due(1), guard.note_due(1)] == [True, False]
+    for i in range(len(kinds) - 1):
+        guard.leave(1, 100 + i)
+    assert guard.reask_due(1)  # the last one waiting: show the current question again
+    guard.leave(1, 108)
+    assert guard.note_due(1)  # a new flood gets its own note
 
 
 def test_flood_guard_forgets_the_oldest_people() -> None:
     guard = FloodGuard(max_people=10)
     for i in range(100):
-        guard.check(str(i))
+        guard.delay(i)
     assert len(guard._buckets) == 10

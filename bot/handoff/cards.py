@@ -181,6 +181,17 @@ class TeamTexts:
             return self.t.pgettext("button", "Show the card")
         return self.t.gettext("→ {status}", status=self.status(action))
 
+    def best_time(self, best_time: str) -> str:
+        """The best time to call in the team's language (the patient tapped one of these)."""
+        t = self.t
+        labels = {
+            "morning": t.gettext("Morning"),
+            "afternoon": t.gettext("Afternoon"),
+            "evening": t.gettext("Evening"),
+            "any": t.gettext("Any time"),
+        }
+        return labels.get(best_time, best_time)
+
     def language(self, lang: str | None) -> str:
         if not lang:
             return "—"
@@ -361,7 +372,10 @@ class TeamTexts:
                 (t.gettext("Phone"), contact.phone),
                 (t.gettext("E-mail"), contact.email),
                 (t.gettext("Telegram"), f"@{contact.username}" if contact.username else None),
-                (t.gettext("Best time to call"), contact.best_time),
+                (
+                    t.gettext("Best time to call"),
+                    self.best_time(contact.best_time) if contact.best_time else None,
+                ),
                 (
                     t.gettext("Language for the call"),
                     self.language(contact.call_lang) if contact.call_lang else None,

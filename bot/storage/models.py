@@ -320,6 +320,23 @@ class WebSession(Base):
     expires_at: Mapped[datetime]
 
 
+class InboxRow(Base):
+    """Channel updates received and kept until handled (durable receipt, issue #16).
+
+    A batch is written in one transaction before Telegram is told (by the next getUpdates
+    offset) that it arrived; ``done_at`` is set once the update's turn committed and its
+    replies went out. The update itself (``payload_enc``, encrypted: it holds what the person
+    wrote) is emptied then; done rows are kept a little while to recognise re-deliveries.
+    """
+
+    __tablename__ = "inbox"
+    update_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    payload_enc: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+
+
 def _table(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
@@ -338,6 +355,7 @@ outbox = _table(OutboxRow)
 processed_updates = _table(ProcessedUpdate)
 web_users = _table(WebUser)
 web_sessions = _table(WebSession)
+inbox = _table(InboxRow)
 
 #: The tables holding a conversation's rows (by ``conversation_id``), in the order they are
 #: emptied when the conversation is erased or purged (a referral's status history goes

@@ -75,6 +75,24 @@ async def test_a_card_in_english_has_units_words_bmi_and_escaped_contact(store: 
     assert [b.action for b in card.buttons] == ["contacted", ATTEMPT]
 
 
+async def test_the_best_time_to_call_is_translated_like_the_call_language(store: Store) -> None:
+    ref = await make_referral(store, 4, best_time="morning", call_lang="en")
+    details = await store.referral(ref)
+    assert details is not None
+    card = TeamTexts("zh-Hans").card(details)
+    assert "morning" not in card.plain
+    morning = TeamTexts("zh-Hans").t.gettext("Morning")
+    assert morning != "Morning" and f"：{morning}" in card.plain
+    assert (
+        "Best time to call: Evening"
+        in TeamTexts("en")
+        .card(
+            replace(details, contact=replace(details.contact, best_time="evening"))  # type: ignore[type-var]
+        )
+        .plain
+    )
+
+
 async def test_a_needs_review_card_marks_unknown_criteria(store: Store) -> None:
     answers = with_answers(hemoglobin="unknown", weight="60 kg", height="165 cm")
     ref = await make_referral(store, 2, lang="en", answers=answers)

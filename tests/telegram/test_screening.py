@@ -173,6 +173,11 @@ async def test_deep_link_sets_source_and_language(
 
 
 async def test_command_menus_are_registered_per_language(bot: RunningBot, fake: FakeBotAPI) -> None:
+    from tests.handoff.conftest import until
+
+    # The menus are set beside the first getUpdates (not before it): wait for all of them.
+    answered = lambda: [c for c in fake.calls_to("setMyCommands") if c.status]  # noqa: E731
+    await until(lambda: len(answered()) >= 6, 10, "six setMyCommands calls")
     english = [c["command"] for c in fake.commands()]
     assert english == ["start", "language", "back", "restart", "help", "faq", "privacy", "delete"]
     chinese = fake.commands(language_code="zh")
@@ -209,6 +214,38 @@ async def test_a_flood_of_messages_gets_one_polite_note(
     await fake.wait_idle(quiet=0.2, timeout=20)
     notes = [m for m in fake.messages(person.user_id) if "very fast" in m.text]
     assert len(notes) == 1
+    # After the note the current question is shown again (nothing to scroll up for).
+    note = notes[0].message_id
+    await fake.wait_for(
+        lambda m: m.chat_id == person.user_id and m.message_id > note and bool(m.reply_markup),
+        timeout=30,
+        since=0,
+    )
     replies_to_hello = [m for m in fake.messages(person.user_id) if "did not understand" in m.text]
     assert len(replies_to_hello) < 40
     await bot.stop()
+
+
+async def test_quick_taps_are_slowed_down_never_dropped(
+    settings: Settings, fake: FakeBotAPI
+) -> None:
+    from bot.storage.commands import upgrade
+
+    settings = settings.model_copy(update={"flood_burst": 3, "flood_rate": 4.0})
+    await upgrade(settings)
+    bot = RunningBot(settings, fake)
+    await bot.start()
+    person = Person(fake, 1011, "en")
+    await person.command("/start")
+    await person.tap("agree")
+    questions = list(ELIGIBLE_EN)[:12]
+    for question in questions:  # as fast as the replies come: beyond the burst of 3
+        await person.answer(ELIGIBLE_EN[question])
+    await bot.stop()
+    assert not [m for m in fake.messages(person.user_id) if "very fast" in m.text]
+    store = await Store.open(settings)
+    try:
+        history = await store.answer_history("tg:1011")
+    finally:
+        await store.close()
+    assert [a.fact for a in history] == questions

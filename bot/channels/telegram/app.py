@@ -24,7 +24,8 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.channels.telegram.handlers import COMMANDS, TelegramChannel, command_menus
-from bot.channels.telegram.ordering import PerChatUpdateProcessor
+from bot.channels.telegram.ordering import ChatQueues, PerChatUpdateProcessor
+from bot.channels.telegram.receipt import FAILED, Receiver
 from bot.channels.telegram.webhook import WebhookServer
 from bot.config import Settings
 from bot.engine.policy import N_, DataPolicy
@@ -99,6 +100,8 @@ def telegram_policy(settings: Settings) -> DataPolicy:
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log a handler failure without personal data."""
     update_id = update.update_id if isinstance(update, Update) else None
+    if update_id is not None:  # kept pending in the inbox, to be tried again
+        context.application.bot_data.setdefault(FAILED, set()).add(update_id)
     error = context.error
     log.error("update %s failed: %s", update_id, type(error).__name__ if error else "unknown")
 
@@ -131,9 +134,21 @@ def build_application(
 
 
 async def set_command_menus(app: Application) -> None:  # type: ignore[type-arg]
-    """Register the command menu in every language with setMyCommands."""
-    for code, commands in command_menus():
-        await app.bot.set_my_commands(commands, language_code=code)
+    """Register the command menu in every language with setMyCommands (all at once)."""
+    await asyncio.gather(
+        *(
+            app.bot.set_my_commands(commands, language_code=code)
+            for code, commands in command_menus()
+        )
+    )
+
+
+async def _menus_in_background(app: Application) -> None:  # type: ignore[type-arg]
+    """Set the command menus without holding up the first update; log a failure."""
+    try:
+        await set_command_menus(app)
+    except TelegramError as exc:
+        log.warning("the command menus could not be set: %s", type(exc).__name__)
 
 
 async def serve(
@@ -150,6 +165,7 @@ async def serve(
     from bot.conversations import Conversations
     from bot.engine.engine import load_engine
     from bot.ratelimit import FloodGuard
+    from bot.storage.inbox import Inbox
     from bot.storage.retention import Retention, purge_daily
     from bot.storage.store import Store
 
@@ -164,41 +180,27 @@ async def serve(
     team: TeamSide | None = None
     try:
         conversations = Conversations(engine, store, email_handoff=bool(settings.handoff_email))
-        flood = FloodGuard(rate=settings.flood_rate, burst=settings.flood_burst)
+        flood = FloodGuard(
+            rate=settings.flood_rate, burst=settings.flood_burst, flood_queue=settings.flood_queue
+        )
         channel = TelegramChannel(conversations, settings.study_team_chat_id, flood)
         app = build_application(settings, channel)
         team = TeamSide(settings, store, team_options)
         team.register(app)
+        receiver = Receiver(app, Inbox(store), ChatQueues(64, flood))
+        channel.on_replied = receiver.replied
         async with app:
-            await set_command_menus(app)
             await app.start()
+            # Updates are received at once; the menus (seven calls to the Bot API, a second
+            # or more from far away) used to come first and hold up the first reply.
+            menus = asyncio.create_task(_menus_in_background(app))
             await team.start()
-            webhook: WebhookServer | None = None
             try:
-                if settings.webhook_url:
-                    secret = settings.webhook_secret
-                    webhook = WebhookServer(
-                        app,
-                        settings.webhook_url,
-                        secret.get_secret_value() if secret else None,
-                        settings.webhook_listen,
-                        settings.webhook_port,
-                    )
-                    await webhook.start()
-                else:
-                    assert app.updater is not None
-                    await app.updater.start_polling(poll_interval=0.0, timeout=30)
-                settle_heap()
-                log.info("bot running (%s)", "webhook" if webhook else "long polling")
-                await stop.wait()
+                await _receive(settings, app, receiver, stop)
             finally:
-                gc.unfreeze()  # what the bot leaves behind can be collected again
-                if webhook is not None:
-                    await webhook.stop()
-                if app.updater is not None and app.updater.running:
-                    await app.updater.stop()
-                if app.running:
-                    await app.stop()
+                menus.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await menus
     finally:
         if team is not None:
             await team.stop()
@@ -206,6 +208,47 @@ async def serve(
         with contextlib.suppress(asyncio.CancelledError):
             await purging
         await store.close()
+
+
+async def _receive(
+    settings: Settings,
+    app: Application,  # type: ignore[type-arg]
+    receiver: Receiver,
+    stop: asyncio.Event,
+) -> None:
+    """Receive updates (long polling or the webhook) until ``stop`` is set, then stop."""
+    webhook: WebhookServer | None = None
+    polling: asyncio.Task[None] | None = None
+    try:
+        if settings.webhook_url:
+            secret = settings.webhook_secret
+            webhook = WebhookServer(
+                receiver,
+                settings.webhook_url,
+                secret.get_secret_value() if secret else None,
+                settings.webhook_listen,
+                settings.webhook_port,
+            )
+            await webhook.start()
+        else:
+            polling = asyncio.create_task(receiver.poll(stop))
+        settle_heap()
+        log.info("bot running (%s)", "webhook" if webhook else "long polling")
+        if polling is not None:
+            await polling
+        else:
+            await stop.wait()
+    finally:
+        gc.unfreeze()  # what the bot leaves behind can be collected again
+        if webhook is not None:
+            await webhook.stop()
+        if polling is not None and not polling.done():
+            polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await polling
+        await receiver.finish()
+        if app.running:
+            await app.stop()
 
 
 def settle_heap() -> None:

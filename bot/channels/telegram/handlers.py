@@ -7,7 +7,7 @@ import json
 import logging
 import re
 import time
-from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from telegram import (
@@ -22,6 +22,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import ContextTypes
 
+from bot import crashpoints
 from bot.channels.telegram.markup import (
     chunks,
     escape,
@@ -39,7 +40,6 @@ log = logging.getLogger(__name__)
 # A deep-link payload: "<source>" or "<source>__<lang>", e.g. "flyer-sh01__zh-Hant".
 PAYLOAD = re.compile(r"^(?P<source>[A-Za-z0-9-]{1,40})(?:__(?P<lang>[A-Za-z-]{2,10}))?$")
 NO_PREVIEW = json.dumps(LinkPreviewOptions(is_disabled=True).to_dict())  # as the Bot API gets it
-REPLIED_MEMORY = 100_000
 SEND_BACKOFF = (0.2, 0.5, 1.0, 2.0, 0.0)  # pauses between attempts to send one reply
 COMMANDS = ("start", "language", "back", "restart", "help", "faq", "privacy", "delete")
 
@@ -73,7 +73,8 @@ class TelegramChannel:
         self.conversations = conversations
         self.team_chat_id = team_chat_id
         self.flood = flood or FloodGuard()
-        self.replied: OrderedDict[int, None] = OrderedDict()  # updates this process answered
+        # Called with the update as soon as its replies went out (the receipt's done mark).
+        self.on_replied: Callable[[Update], Awaitable[None]] | None = None
 
     # -- inbound -----------------------------------------------------------------------
 
@@ -94,26 +95,15 @@ class TelegramChannel:
     ) -> Result | None:
         started = time.perf_counter()
         user = update.effective_user
-        verdict = self.flood.check(inbound.user_key)
-        if verdict != "ok":
-            log.info("update %s: flood control, %s", update.update_id, verdict)
-            if verdict == "warn" and inbound.chat_id is not None:
-                t = get_catalogs().get(negotiate(inbound.lang_hint))
-                note = t.gettext(
-                    "You are sending messages very fast. Please wait a moment, then go on."
-                )
-                await context.bot.send_message(
-                    inbound.chat_id, escape(note), parse_mode=ParseMode.HTML
-                )
+        chat_id = inbound.chat_id
+        if chat_id is not None and not await self._pace(update, context, event, inbound, chat_id):
             return None
         if user is not None:
             event = replace(event, profile_name=user.full_name or "", username=user.username or "")
         result = await self.conversations.handle(inbound, event)
+        crashpoints.reached("committed", event.kind)
         if result is None:
-            if update.update_id in self.replied:
-                log.info("update %s: duplicate, skipped", update.update_id)
-                return None
-            # Handled before, by a process that may have stopped before replying: show
+            # Handled before, by a process that stopped before its replies went out: show
             # where the conversation stands (nothing is changed or asked twice).
             log.info(
                 "update %s: handled before a restart; current question sent again", update.update_id
@@ -123,9 +113,10 @@ class TelegramChannel:
         assert chat is not None
         for reply in result.replies:
             await self.send(context, chat.id, reply)
-        self.replied[update.update_id] = None
-        if len(self.replied) > REPLIED_MEMORY:
-            self.replied.popitem(last=False)
+        if self.on_replied is not None:
+            await self.on_replied(update)
+        if chat_id is not None:
+            self.flood.reask_due(chat_id)  # these replies show the current question already
         log.info(
             "update %s: %s handled in %.1f ms, %d replies%s",
             update.update_id,
@@ -135,6 +126,33 @@ class TelegramChannel:
             f", outcome {result.outcome['outcome']}" if result.outcome else "",
         )
         return result
+
+    async def _pace(
+        self,
+        update: Update,
+        context: ContextTypes.DEFAULT_TYPE,
+        event: Event,
+        inbound: Inbound,
+        chat_id: int,
+    ) -> bool:
+        """Slow a quick person down; set a real flood's text aside. False: not handled."""
+        if self.flood.set_aside(chat_id, update.update_id, event.kind):
+            log.info("update %s: set aside in a flood", update.update_id)
+            t = get_catalogs().get(negotiate(inbound.lang_hint))
+            if self.flood.note_due(chat_id):
+                note = t.gettext(
+                    "You are sending messages very fast. Please wait a moment, then go on."
+                )
+                await context.bot.send_message(chat_id, escape(note), parse_mode=ParseMode.HTML)
+            if self.flood.reask_due(chat_id):
+                for reply in (await self.conversations.prompt(inbound)).replies:
+                    await self.send(context, chat_id, reply)
+            return False
+        wait = self.flood.delay(chat_id)
+        if wait > 0:
+            log.info("update %s: paced, %.1f s", update.update_id, wait)
+            await asyncio.sleep(wait)
+        return True
 
     async def send(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply) -> None:
         """Send one engine reply: escaped HTML, its buttons on the last part."""

@@ -1,8 +1,13 @@
 """Webhook mode: a small tornado server with the Telegram webhook and a /health endpoint.
 
-Telegram POSTs updates to ``WEBHOOK_URL``'s path with the ``WEBHOOK_SECRET`` header; the
-server puts them on the Application's update queue. ``GET /health`` answers 200 with a
-small JSON status while the bot runs (503 once it stops), for load balancers and probes.
+Telegram POSTs updates to ``WEBHOOK_URL``'s path with the ``WEBHOOK_SECRET`` header. Each is
+kept in the inbox and handled (turn committed, replies sent) before the POST is answered 200,
+so Telegram sends again whatever a crash interrupted; a failed update is answered 500 (Telegram
+retries it). An update already done (a re-sent one) is answered 200 at once. Several
+processes may serve one address on one PostgreSQL database (see the README).
+
+``GET /health`` answers 200 with a small JSON status while the bot runs (503 once it stops),
+for load balancers and probes.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from urllib.parse import urlsplit
 import tornado.httpserver
 import tornado.web
 from telegram import Update
-from telegram.ext import Application
+
+from bot.channels.telegram.receipt import Receiver
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -38,15 +44,19 @@ class _Webhook(tornado.web.RequestHandler):
             return
         try:
             data: Any = json.loads(self.request.body or b"{}")
-            update = Update.de_json(data, server.app.bot)
+            update = Update.de_json(data, server.receiver.app.bot)
         except (ValueError, TypeError, KeyError):
             log.warning("webhook call with an unreadable body refused")
             self.set_status(400)
             return
-        await server.app.update_queue.put(update)
         server.received += 1
         server.last_update = time.monotonic()
-        self.set_status(200)
+        receiver = server.receiver
+        if await receiver.inbox.is_done(update.update_id):
+            self.set_status(200)
+            return
+        await receiver.inbox.receive([(update.update_id, data)])
+        self.set_status(200 if await receiver.handle(update) else 500)
 
 
 class _Health(tornado.web.RequestHandler):
@@ -55,7 +65,7 @@ class _Health(tornado.web.RequestHandler):
 
     def get(self) -> None:
         server = self.server
-        running = server.app.running
+        running = server.receiver.app.running
         self.set_status(200 if running else 503)
         self.set_header("Content-Type", "application/json")
         age = (
@@ -76,13 +86,13 @@ class WebhookServer:
 
     def __init__(
         self,
-        app: Application,  # type: ignore[type-arg]
+        receiver: Receiver,
         url: str,
         secret: str | None,
         listen: str,
         port: int,
     ) -> None:
-        self.app = app
+        self.receiver = receiver
         self.url = url
         self.secret = secret
         self.path = urlsplit(url).path or "/telegram"
@@ -98,7 +108,7 @@ class WebhookServer:
         web = tornado.web.Application(routes, log_function=lambda _handler: None)
         self._http = tornado.httpserver.HTTPServer(web, max_body_size=MAX_BODY)
         self._http.listen(self.port, address=self.listen)
-        await self.app.bot.set_webhook(
+        await self.receiver.app.bot.set_webhook(
             url=self.url,
             secret_token=self.secret,
             allowed_updates=Update.ALL_TYPES,

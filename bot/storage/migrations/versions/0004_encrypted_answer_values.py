@@ -20,7 +20,7 @@ from bot.storage.crypto import Crypto
 from bot.storage.errors import MissingKeyError, WrongKeyError
 
 revision: str = "0004"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003"
 branch_labels: str | None = None
 depends_on: str | None = None
 
