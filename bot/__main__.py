@@ -115,6 +115,7 @@ def cmd_qr(args: argparse.Namespace) -> int:
         sys.stdout.write(drawn)
     else:
         print(f"wrote {Path(args.output).resolve()}", file=sys.stderr)
+    return 0
 
 
 def cmd_web(args: argparse.Namespace) -> int:

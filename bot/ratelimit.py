@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 DROPPABLE = frozenset({"text", "other"})  # what a real flood may set aside
@@ -47,14 +47,16 @@ class FloodGuard:
         self.flood_queue = flood_queue
         self.max_people = max_people
         self.clock = clock
-        self._buckets: OrderedDict[int, _Bucket] = OrderedDict()
-        self._floods: dict[int, _Flood] = {}
+        self._buckets: OrderedDict[Hashable, _Bucket] = OrderedDict()
+        self._floods: dict[Hashable, _Flood] = {}
         self._flooded: set[int] = set()  # update ids that arrived during a real flood
 
     # -- pacing ------------------------------------------------------------------------
 
-    def delay(self, chat_id: int) -> float:
-        """Take this chat's next token; return how many seconds to wait before handling."""
+    def delay(self, chat_id: Hashable) -> float:
+        """Take this chat's next token; return how many seconds to wait before handling.
+
+        ``chat_id`` is any key: a Telegram chat, a WeChat user, a web client's address."""
         now = self.clock()
         bucket = self._buckets.pop(chat_id, None)
         if bucket is None:
@@ -69,7 +71,7 @@ class FloodGuard:
 
     # -- floods ------------------------------------------------------------------------
 
-    def arrive(self, chat_id: int, update_id: int, kind: str) -> bool:
+    def arrive(self, chat_id: Hashable, update_id: int, kind: str) -> bool:
         """Count an update waiting for this chat; True when a flood may set it aside."""
         flood = self._floods.setdefault(chat_id, _Flood())
         flood.waiting += 1
@@ -78,7 +80,7 @@ class FloodGuard:
             return True
         return False
 
-    def leave(self, chat_id: int, update_id: int) -> None:
+    def leave(self, chat_id: Hashable, update_id: int) -> None:
         """Forget a handled update; end the chat's flood when nothing waits any more."""
         self._flooded.discard(update_id)
         flood = self._floods.get(chat_id)
@@ -87,20 +89,20 @@ class FloodGuard:
             if flood.waiting <= 0:
                 del self._floods[chat_id]
 
-    def set_aside(self, chat_id: int, update_id: int, kind: str) -> bool:
+    def set_aside(self, chat_id: Hashable, update_id: int, kind: str) -> bool:
         """Return True when this update came in a real flood and may be set aside."""
         if update_id not in self._flooded or kind not in DROPPABLE:
             return False
         self._floods.setdefault(chat_id, _Flood()).reask = True
         return True
 
-    def note_due(self, chat_id: int) -> bool:
+    def note_due(self, chat_id: Hashable) -> bool:
         """Return True the first time in a flood (the polite note is sent once)."""
         flood = self._floods.setdefault(chat_id, _Flood())
         due, flood.noted = not flood.noted, True
         return due
 
-    def reask_due(self, chat_id: int) -> bool:
+    def reask_due(self, chat_id: Hashable) -> bool:
         """Return True when this is the chat's last waiting update and something was set aside."""
         flood = self._floods.get(chat_id)
         if flood is None or flood.waiting > 1 or not flood.reask:

@@ -33,7 +33,7 @@ async def login(request: Request) -> Response:
     if not csrf_ok(form, request.cookies.get(LOGIN_COOKIE)):
         return _login(request, "refused", 403)
     client = request.client.host if request.client else "unknown"
-    if console.login_guard.check(client) != "ok":
+    if console.login_guard.delay(client) > 0:  # refused tries keep the address waiting
         return _login(request, "too_fast", 429)
     name, password = form.get("name"), form.get("password")
     if not isinstance(name, str) or not isinstance(password, str):

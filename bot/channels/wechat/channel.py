@@ -19,6 +19,8 @@ from bot.i18n import get_catalogs
 from bot.ratelimit import FloodGuard
 
 log = logging.getLogger(__name__)
+#: Longest pause before handling a quick message; beyond it the patient is asked to slow down.
+MAX_PACING_WAIT = 2.0
 DEFAULT_LANG = "zh-Hans"  # an Official Account does not say the person's language
 REMEMBERED = 10_000  # answers kept to give WeChat's retries the same reply
 
@@ -100,10 +102,12 @@ class WeChatChannel:
             lang_hint=lang or DEFAULT_LANG,
             source=source,
         )
-        verdict = self.flood.check(inbound.user_key)
-        if verdict != "ok":
-            log.info("message %s: flood control, %s", message.dedup_id, verdict)
-            return Turn(self._slow_down(inbound) if verdict == "warn" else "")
+        wait = self.flood.delay(inbound.user_key)
+        if wait > MAX_PACING_WAIT:  # a real flood: WeChat waits only 5 s for the reply
+            log.info("message %s: flood control, %.1f s behind", message.dedup_id, wait)
+            return Turn(self._slow_down(inbound))
+        if wait:
+            await asyncio.sleep(wait)  # slowed down, not dropped: the answer still counts
         event = await self._event(message, inbound, lang)
         result = await self.conversations.handle(inbound, event)
         if result is None:  # handled before a restart: show where the conversation stands
