@@ -33,7 +33,7 @@ ON_CARD = {
     "phone": "Phone: +8613800138000",
     "email": "E-mail: zed@example.org",
     "username": "Telegram: @zedname",
-    "best_time": "Best time to call: evening",
+    "best_time": "Best time to call: Evening",
     "call_lang": "Language for the call: Русский",
     "lang": "Language: Español",
     "source": "flyer-42",

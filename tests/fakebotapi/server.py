@@ -121,6 +121,9 @@ class FakeBotAPI:
         self.callback_answers: dict[str, JSONDict] = {}
         self.webhook_url = ""
         self.webhook_retry_delay = 0.2
+        # https webhook URL -> the plain address a TLS-terminating proxy would forward it to
+        # (Telegram only posts to https; the tests have no certificates)
+        self.tls_terminated: dict[str, str] = {}
 
         self._lock = threading.RLock()
         self._users: dict[int, JSONDict] = {}
@@ -595,7 +598,8 @@ class FakeBotAPI:
                 update = batch[0]
                 headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
                 try:
-                    response = await client.post(url, json=update, headers=headers)
+                    target = self.tls_terminated.get(url, url)
+                    response = await client.post(target, json=update, headers=headers)
                     error = (
                         None if response.is_success else f"Wrong response: {response.status_code}"
                     )

@@ -94,6 +94,8 @@ async def test_two_processes_behind_one_address(database: str, tmp_path: Path) -
     routed: list[str] = []
     async with FakeBotAPI() as fake, httpx.AsyncClient(timeout=30) as client:
         fake.add_group(TEAM, "Study team", members=[777])
+        public = "https://bot.test/telegram"  # what Telegram is told; TLS ends at the proxy
+        fake.tls_terminated[public] = f"http://127.0.0.1:{proxy_port}/telegram"
         backends = itertools.cycle([f"http://127.0.0.1:{p}" for p in ports])
         app = tornado.web.Application(
             [(r"/.*", RoundRobin, {"backends": backends, "client": client, "log": routed})]
@@ -108,7 +110,7 @@ async def test_two_processes_behind_one_address(database: str, tmp_path: Path) -
             "STUDY_TEAM_CHAT_ID": str(TEAM),
             "FLOOD_BURST": "1000",
             "LOG_LEVEL": "WARNING",
-            "WEBHOOK_URL": f"http://127.0.0.1:{proxy_port}/telegram",
+            "WEBHOOK_URL": public,
             "WEBHOOK_SECRET": SECRET,
             "WEBHOOK_LISTEN": "127.0.0.1",
         }
