@@ -7,15 +7,23 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 LANGS  := en zh_Hans zh_Hant es ru ar
 
-.PHONY: venv catalogs extract update-catalogs lint typecheck unit test test-long run shell replay graph bench profile clean
+.PHONY: venv lock catalogs extract update-catalogs lint typecheck unit test test-long run shell replay graph bench profile clean
 
-$(STAMP): pyproject.toml
+LOCK   := requirements.lock
+
+# Installs exactly what requirements.lock pins (with hashes), then the project itself.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+## Pin every dependency, with hashes, after changing pyproject.toml (then commit both).
+lock: venv
+	$(BIN)/pip-compile --quiet --generate-hashes --extra dev --strip-extras --allow-unsafe \
+		--no-emit-index-url --no-emit-find-links -o $(LOCK) pyproject.toml
 
 ## Compile the gettext catalogs (.po -> .mo); the bot refuses to run without them.
 catalogs: venv
