@@ -450,3 +450,81 @@ def test_the_question_explains_its_own_words(
     labels, question = asked(qid, lang)
     reading = read_choice(text, labels, lang, question=question)
     assert (reading.status, reading.option) == (status, option)
+
+
+# ---------------------------------------------------------------------------
+# Issue #12, last gaps: hedged ages, typos of option words, a question's subjects
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"),
+    [
+        ("en", "about 50"),
+        ("ru", "примерно 50"),
+        ("es", "unos 50"),
+        ("zh-Hans", "50岁左右"),
+        ("ar", "تقريبا خمسين"),
+    ],
+)
+def test_a_hedged_age_is_that_age(lang: str, text: str) -> None:
+    assert value(read_measurement(text, spec("age"), lang)) == ("understood", Decimal(50), None)
+
+
+@pytest.mark.parametrize(
+    ("text", "option"),
+    [("вторго типа", "type2"), ("первго типа", "type1"), ("вторго", "type2")],
+)
+def test_a_typo_of_an_everyday_option_word_is_offered_never_taken(text: str, option: str) -> None:
+    labels, question = asked("diabetes_type", "ru")
+    assert read_choice(text, labels, "ru", question=question) == Reading(
+        "confirm", option=option, problem="typo"
+    )
+
+
+@pytest.mark.parametrize(
+    ("qid", "lang", "text", "status", "option"),
+    [
+        ("diabetes_organ_complications", "ar", "الكلى تعبانة", "understood", "yes"),
+        ("diabetes_organ_complications", "ar", "الكلى مش تعبانة", "understood", "no"),
+        ("diabetes_organ_complications", "ar", "الكلى سليمة", "unclear", None),
+        ("diabetes_organ_complications", "ar", "تعبانة", "unclear", None),
+        ("frequent_hypoglycemia", "ar", "دايماً ينزل السكر", "understood", "yes"),
+        ("frequent_hypoglycemia", "ar", "ينزل السكر احيانا", "unclear", None),
+        ("hepatitis", "ar", "حامل لفيروس بي", "understood", "yes"),
+        ("hiv", "ar", "حامل لفيروس بي", "unclear", None),
+        ("diabetes_organ_complications", "ru", "есть ретинопатия", "understood", "yes"),
+        ("diabetes_organ_complications", "ru", "нет ретинопатии", "understood", "no"),
+        ("diabetes_organ_complications", "ru", "ретинопатия у мамы", "unclear", None),
+        ("hiv", "ru", "есть ретинопатия", "unclear", None),
+        ("severe_hypoglycemia_12m", "zh-Hant", "去年有一次暈倒", "understood", "yes"),
+        ("severe_hypoglycemia_12m", "zh-Hant", "媽媽有暈倒", "unclear", None),
+        ("severe_hypoglycemia_12m", "zh-Hant", "五年前有一次暈倒", "unclear", None),
+        ("mental_illness", "zh-Hant", "有憂鬱症，吃藥也沒用", "understood", "yes"),
+        ("mental_illness", "zh-Hans", "有抑郁症", "understood", "yes"),
+        ("mental_illness", "zh-Hant", "以前有憂鬱症，現在好了", "unclear", None),
+        ("hiv", "zh-Hant", "有憂鬱症", "unclear", None),
+    ],
+)
+def test_the_patients_words_for_what_the_question_names(
+    qid: str, lang: str, text: str, status: str, option: str | None
+) -> None:
+    labels, question = asked(qid, lang)
+    reading = read_choice(text, labels, lang, question=question)
+    assert (reading.status, reading.option) == (status, option)
+
+
+@pytest.mark.parametrize(
+    ("text", "status", "option"),
+    [("啥是酮症酸中毒？不懂", "understood", "unknown"), ("什么是酮症酸中毒？", "unclear", None)],
+)
+def test_asking_what_the_question_means_is_not_a_yes(
+    text: str, status: str, option: str | None
+) -> None:
+    labels, question = asked("dka_uncontrolled", "zh-Hans")
+    reading = read_choice(text, labels, "zh-Hans", question=question)
+    assert (reading.status, reading.option) == (status, option)
+
+
+def test_subjects_in_word_files_must_be_lists() -> None:
+    with pytest.raises(DataError):
+        parse_words("subjects:\n  глаза: ретинопатия\n", "ru", "test")

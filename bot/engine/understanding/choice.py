@@ -78,6 +78,7 @@ def _typo(norm: str, options: Options, lang: str) -> Reading | None:
     for oid, label in options:
         names = {clean(label)} | {w for words in chain(lang) for w in lex.words(oid, words.lang)}
         for words in chain(lang):
+            names |= words.options.get(oid, frozenset())  # "второго типа"
             if oid in ("yes", "no", UNKNOWN):
                 names |= words.get(oid)
         for name in (n for n in names if len(n) >= 3):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from types import MappingProxyType
@@ -47,6 +47,8 @@ class Words:
     hedges: Mapping[str, Polarity | None]  # hedge -> the answer it gives alone, if any
     options: Mapping[str, frozenset[str]]  # option id -> everyday phrases
     bounds: Mapping[str, frozenset[str]]  # lt/le/gt/ge -> phrases
+    #: a word of a question -> the patient's words for what it names ("глаза": "ретинопатия")
+    subjects: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def get(self, name: str) -> frozenset[str]:
         """The phrases of list ``name`` (empty if the file has none)."""
@@ -68,7 +70,7 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
 def parse_words(text: str, lang: str, source: str) -> Words:
     """Validate one language's YAML ``text``; ``source`` names it in errors."""
     raw = _mapping(yaml.load(text, Loader=SAFE_LOADER), source)
-    unexpected = set(raw) - {*PHRASE_LISTS, "hedges", "options", "bounds"}
+    unexpected = set(raw) - {*PHRASE_LISTS, "hedges", "options", "bounds", "subjects"}
     if unexpected:
         raise DataError(f"{source}: unexpected key(s) {sorted(unexpected)}")
     lists = {name: _phrases(raw.get(name, []), f"{source}: {name}") for name in PHRASE_LISTS}
@@ -77,10 +79,8 @@ def parse_words(text: str, lang: str, source: str) -> Words:
         if polarity not in ("yes", "no", None):
             raise DataError(f"{source}: hedges.{phrase}: must be yes, no or null")
         hedges[fold(phrase)] = polarity
-    options = {
-        oid: _phrases(words, f"{source}: options.{oid}")
-        for oid, words in _mapping(raw.get("options", {}), f"{source}: options").items()
-    }
+    options = _groups(raw, "options", source)
+    subjects = {fold(k): v for k, v in _groups(raw, "subjects", source).items()}
     bounds_raw = _mapping(raw.get("bounds", {}), f"{source}: bounds")
     if set(bounds_raw) - set(BOUNDS):
         raise DataError(f"{source}: bounds: only {BOUNDS}")
@@ -92,7 +92,16 @@ def parse_words(text: str, lang: str, source: str) -> Words:
         MappingProxyType(hedges),
         MappingProxyType(options),
         MappingProxyType(bounds),
+        MappingProxyType(subjects),
     )
+
+
+def _groups(raw: dict[str, Any], key: str, source: str) -> dict[str, frozenset[str]]:
+    """A mapping of names to phrase lists (``options``, ``subjects``), validated."""
+    return {
+        name: _phrases(words, f"{source}: {key}.{name}")
+        for name, words in _mapping(raw.get(key, {}), f"{source}: {key}").items()
+    }
 
 
 _POSITIVE = ("yes", "affirmers")

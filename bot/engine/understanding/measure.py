@@ -82,8 +82,6 @@ def read_measurement(
 
 def _decide(measured: Measured, kinds: set[str], hits: tuple[Hit, ...], rest: str) -> Reading:
     """Understood, confirm (a hedge) or unclear, with the bound read."""
-    if "approx" in kinds and measured.status == "ok" and measured.unit == "years":
-        return Reading("unclear", measured=Measured("invalid"), problem="hedge")  # "about 50"
     bound = next((h.payload for h in hits if h.kind == "bound"), None)
     if measured.status == "unknown":
         return Reading("understood", measured=measured)

@@ -21,6 +21,8 @@ from bot.engine.understanding.text import (
     add_phrases,
     clauses,
     has_cjk,
+    names,
+    widen,
 )
 
 UNKNOWN = "unknown"
@@ -189,8 +191,10 @@ class _Said:
         """The first answer given by verbs alone: "не было", "I did", "有过两次"."""
         kinds = {h.kind for h in hits}
         answer = _verb_polarity(kinds) or next((h for h in hedges if h), None)
-        if answer is None and not hedges and not leftover and _echo(clause, subject):
-            answer = "yes"  # Chinese answers by echoing the question: "怀孕了吗？" "怀孕了"
+        asks = "questions" in kinds  # "啥是酮症酸中毒？" asks what the question means
+        echoes = not asks and (_echo(clause, subject) or names(clause, subject))
+        if answer is None and not hedges and not leftover and echoes:
+            answer = "yes"  # an answer echoing the question: "怀孕了吗？" "怀孕了", "الكلى تعبانة"
         if answer is None:
             return
         if leftover > _allowed(clause, hits, answer, scanner, subject) or kinds & {"rates", "past"}:
@@ -247,9 +251,21 @@ def _asks_about_control(subject: Context, lang: str) -> bool:
     return any(m in subject.text for m in marks)
 
 
+def _named(subject: Context, lang: str) -> Context:
+    """``subject`` with the patient's words for what the question names (``subjects``)."""
+    found = (
+        phrases
+        for words in chain(lang)
+        for key, phrases in words.subjects.items()
+        if key in subject.text
+    )
+    return widen(subject, (p for group in found for p in group))
+
+
 def read_yes_no(norm: str, ids: set[str], lang: str, subject: Context = EMPTY) -> Reading:
     """Read yes, no or "I don't know" from normalised text; ``subject``: the question."""
     scanner = yes_no_scanner(lang)
+    subject = _named(subject, lang)
     said = _Said()
     unknown = False
     for clause in clauses(norm):

@@ -34,6 +34,7 @@ class Context:
     words: frozenset[str] = frozenset()
     chars: frozenset[str] = frozenset()
     text: str = ""  # folded
+    named: frozenset[str] = frozenset()  # the patient's words for what it asks about
 
 
 EMPTY = Context()
@@ -44,6 +45,30 @@ def context(question: str) -> Context:
     folded = fold(question)
     words = {s for w in _WORD.findall(folded) for s in (w, *stems(w))}
     return Context(frozenset(words), frozenset(_CJK.findall(folded)), folded)
+
+
+def widen(subject: Context, phrases: Iterable[str]) -> Context:
+    """``subject`` whose words also explain ``phrases`` (what the question names)."""
+    named = frozenset(phrases)
+    if not named:
+        return subject
+    words = {s for p in named for w in _WORD.findall(p) for s in (w, *stems(w))}
+    chars = {c for p in named for c in _CJK.findall(p)}
+    return Context(subject.words | words, subject.chars | chars, subject.text, named)
+
+
+def names(clause: str, subject: Context) -> bool:
+    """True if ``clause`` says one of the words for what the question asks about.
+
+    A single word is too little ("tired?"): "الكلى تعبانة" (kidneys + their state) is not.
+    """
+    if not has_cjk(clause) and len(_WORD.findall(clause)) < 2:
+        return False
+    for phrase in subject.named:
+        pattern = re.escape(phrase) if has_cjk(phrase) else rf"(?<!\w){re.escape(phrase)}(?!\w)"
+        if re.search(pattern, clause):
+            return True
+    return False
 
 
 _ARABIC_LETTERS = re.compile("[\u0621-\u064a]+$")
