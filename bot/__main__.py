@@ -82,21 +82,17 @@ def _graph_page(mermaid: str) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Start WeChat and/or Telegram when their settings are set, otherwise the terminal chat."""
+    """Start Telegram, WeChat and the console as configured, otherwise the terminal chat."""
     from bot.config import get_settings
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    if settings.wechat_app_id:
-        from bot.channels.wechat.run import run_wechat
-
-        return run_wechat(settings)
-    if settings.telegram_bot_token is None:
+    if settings.telegram_bot_token is None and not settings.wechat_app_id:
         print("TELEGRAM_BOT_TOKEN is not set: starting the terminal chat instead.", file=sys.stderr)
         return cmd_shell(args)
-    from bot.channels.telegram.main import run_telegram
+    from bot.startup import run
 
-    return run_telegram(settings)
+    return run(settings)
 
 
 def cmd_qr(args: argparse.Namespace) -> int:

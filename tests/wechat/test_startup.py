@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from bot.channels.wechat.run import run_wechat
 from bot.config import Settings
+from bot.startup import run
 from bot.storage.commands import keygen
 
 GOOD: dict[str, Any] = {
@@ -39,7 +39,7 @@ def test_a_wrong_setting_gives_one_clear_line(
         **change,
     }
     settings = Settings(**values, _env_file=None)  # type: ignore[call-arg]
-    assert run_wechat(settings) == 2
+    assert run(settings) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and named in err and "\n" not in err
 
