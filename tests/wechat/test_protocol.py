@@ -119,7 +119,7 @@ async def test_menu_clicks_are_commands(wxbot: WeChatBot, fake: FakeWeChat) -> N
     person = Person(fake, "oMENU_00001", "en")
     await fake.subscribe(person.openid, "menu__en")
     await fake.click(person.openid, "privacy")
-    assert "WeChat's servers (Tencent), in mainland China" in person.last()
+    assert "WeChat's servers (Tencent). They are in mainland China." in person.last()
     await fake.click(person.openid, "no-such-key")
     assert person.last()  # answered kindly, nothing lost
     await fake.click(person.openid, "restart")
