@@ -225,3 +225,12 @@ def test_the_sharing_consent_names_exactly_what_the_channels_card_carries(channe
     privacy = engine.render.privacy(Patient(engine).conv).text
     assert (FIELD_LABELS["username"] in privacy) == (channel == "telegram")
     assert FIELD_LABELS["phone"] in privacy and FIELD_LABELS["name"] in privacy
+
+
+@pytest.mark.parametrize("typed", [False, True])
+def test_cannot_read_names_what_the_channel_offers(typed: bool) -> None:
+    engine = load_engine(typed=typed)
+    text = engine.render.cannot_read(Patient(engine).conv, edited=False).text
+    assert "typed text" in text
+    assert ("buttons" in text) != typed
+    assert ("the numbers of the answers" in text) == typed

@@ -147,6 +147,7 @@ async def test_a_message_type_we_cannot_read_gets_a_kind_reply(
     delivery = await fake.image(person.openid)
     assert delivery.statuses == [200] and delivery.passive
     assert "您同意吗" in delivery.passive  # the question again
+    assert "答案前面的数字" in delivery.passive and "按钮" not in delivery.passive  # no buttons
     assert (await _conversation(settings, person.openid))["state"] == "consent"
 
 
