@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import textstat
 from babel.messages.frontend import CommandLineInterface
 
-from bot.engine.engine import Engine
+from bot.channels.telegram.app import TRANSIT as TELEGRAM_TRANSIT
+from bot.channels.wechat.server import TRANSIT as WECHAT_TRANSIT
+from bot.engine.engine import Engine, load_engine
+from bot.engine.policy import DataPolicy, channel_fields
 from bot.engine.render import Renderer
 from bot.i18n import LANGUAGES
 from bot.i18n.check import problems, read_catalog
@@ -204,3 +208,60 @@ def test_the_faq_and_the_terminal_hint_are_plain(engine: Engine) -> None:
     texts.append(hint(engine, engine.new("en")))
     too_hard = [(text[:40], round(grade(text), 1)) for text in texts if grade(text) > MAX_GRADE]
     assert too_hard == []
+
+
+# -------------------------------------------------------- what a patient reads, as rendered
+
+
+def sentences(text: str) -> str:
+    """Return ``text`` with each line (a bullet, a heading) ended as its own sentence."""
+    lines = [line.strip(" •") for line in text.splitlines() if line.strip(" •")]
+    return " ".join(line if line[-1] in ".?!" else line.rstrip(":") + "." for line in lines)
+
+
+def rendered_notices(policy: DataPolicy) -> list[tuple[str, str]]:
+    """Every notice, question and urgent advice of the flow, rendered in English."""
+    from tests.conftest import Patient
+
+    engine = load_engine(policy=policy)
+    conv = Patient(engine).conv
+    render = engine.render
+    texts = [
+        ("consent", render.consent_question(conv, "consent").text),
+        ("share", render.share_question(conv, "share").text),
+        ("privacy", render.privacy(conv).text),
+        ("delete", render.delete_question(conv, "delete").text),
+        ("deleted", render.deleted(conv).text),
+    ]
+    texts += [
+        (f"urgent {s.id}", render.urgent(conv, s).text) for s in engine.flow.safety.situations
+    ]
+    texts += [(f"question {q.id}", render.question(conv, q).text) for q in engine.flow.questions]
+    return texts
+
+
+POLICIES = {
+    "telegram": replace(
+        DataPolicy(),
+        channel="Telegram",
+        transit=TELEGRAM_TRANSIT,
+        shared=channel_fields(usernames=True),
+    ),
+    "wechat": replace(DataPolicy(), channel="WeChat", transit=WECHAT_TRANSIT, email_copy=True),
+    "terminal": replace(DataPolicy(), team_chat=False, referral_days=400),
+}
+
+
+@pytest.mark.parametrize("channel", list(POLICIES))
+def test_every_rendered_notice_and_question_is_plain(channel: str) -> None:
+    too_hard = [
+        (where, round(grade(sentences(text)), 1))
+        for where, text in rendered_notices(POLICIES[channel])
+        if grade(sentences(text)) > MAX_GRADE
+    ]
+    assert too_hard == []
+
+
+def test_the_transit_sentences_are_plain() -> None:
+    assert grade(TELEGRAM_TRANSIT) <= MAX_GRADE
+    assert grade(WECHAT_TRANSIT) <= MAX_GRADE

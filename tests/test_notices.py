@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.channels.telegram.app import TRANSIT, telegram_policy
+from bot.channels.wechat.server import wechat_policy
 from bot.config import Settings
 from bot.engine.engine import Engine, load_engine
 from bot.engine.events import Event
@@ -90,16 +91,16 @@ def test_the_card_carries_exactly_the_shared_fields() -> None:
     assert contact_on_card <= set(CARD_FIELDS)
 
 
-def test_the_sharing_consent_names_every_field_of_the_card(engine: Engine) -> None:
+def test_the_sharing_consent_names_every_field_of_the_card() -> None:
     assert set(FIELD_LABELS) == set(CARD_FIELDS)
-    text = share_text(engine)
+    text = share_text(load_engine(policy=telegram_policy(settings())))
     assert [name for name in CARD_FIELDS if FIELD_LABELS[name] not in text] == []
     assert "name and phone number, so they can call you? We send nothing else" not in text
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_the_sharing_consent_lists_every_field_in_every_language(lang: str) -> None:
-    engine = engine_with(email_copy=True)
+    engine = engine_with(email_copy=True, shared=SHARED_FIELDS)
     text = share_text(engine, lang)
     t = engine.render.catalogs.get(lang)
     assert all(t.gettext(FIELD_LABELS[name]) in text for name in CARD_FIELDS)
@@ -162,7 +163,7 @@ def test_privacy_states_what_is_kept_and_for_how_long() -> None:
         "e-mail address",
         "If you stop before the end: we delete it after 30 days.",
         "If you finish and nothing goes to the study team: we delete it after 90 days.",
-        "as long as the study needs them, or until you erase them",
+        "while the study needs them. You can erase them before that.",
         "Shanghai Changzheng Hospital",
         TRANSIT,
         "/delete",
@@ -204,3 +205,32 @@ def test_delete_without_a_team_chat_or_email_promises_nothing_more() -> None:
     engine = engine_with(email_copy=False, team_chat=False)
     text = engine.render.delete_question(Patient(engine).conv, "delete").text
     assert "cannot take back" not in text and "group chat" not in text
+
+
+CHANNEL_POLICIES = {
+    "telegram": telegram_policy(settings()),
+    "wechat": wechat_policy(settings()),
+    "terminal": DataPolicy(),
+}
+
+
+@pytest.mark.parametrize("channel", list(CHANNEL_POLICIES))
+def test_the_sharing_consent_names_exactly_what_the_channels_card_carries(channel: str) -> None:
+    policy = CHANNEL_POLICIES[channel]
+    engine = load_engine(policy=policy)
+    listed = [line.removeprefix("• ") for line in share_text(engine).splitlines()]
+    named = [name for name, label in FIELD_LABELS.items() if label in listed]
+    assert named == list(policy.shared)
+    assert ("username" in named) == (channel == "telegram")
+    privacy = engine.render.privacy(Patient(engine).conv).text
+    assert (FIELD_LABELS["username"] in privacy) == (channel == "telegram")
+    assert FIELD_LABELS["phone"] in privacy and FIELD_LABELS["name"] in privacy
+
+
+@pytest.mark.parametrize("typed", [False, True])
+def test_cannot_read_names_what_the_channel_offers(typed: bool) -> None:
+    engine = load_engine(typed=typed)
+    text = engine.render.cannot_read(Patient(engine).conv, edited=False).text
+    assert "typed text" in text
+    assert ("buttons" in text) != typed
+    assert ("the numbers of the answers" in text) == typed

@@ -34,12 +34,12 @@ HYPO_NOW = {
     "ar": "هذا الصباح حصل عندي هبوط السكر وأغمي علي",
 }
 LOCAL = {
-    "en": "local emergency number",
+    "en": "local number for an ambulance",
     "zh-Hans": "当地的急救电话",
     "zh-Hant": "當地的急救電話",
-    "es": "número de emergencias local",
-    "ru": "местный номер экстренной помощи",
-    "ar": "رقم الطوارئ المحلي",
+    "es": "número local de ambulancias",
+    "ru": "местному номеру скорой помощи",
+    "ar": "رقم الإسعاف المحلي",
 }
 NUMBERS = ("120", "999", "119")
 

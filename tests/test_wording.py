@@ -81,11 +81,18 @@ def test_every_faq_answer_names_its_source() -> None:
         "make its own insulin again",
         "doctors check on you often",
         "new treatment early",
+        "before others can get it",
+        "might work",
     ],
 )
 def test_the_faq_claims_no_more_than_the_listing(engine: Engine, claim: str) -> None:
     text = engine.render.faq(engine.new("en")).text
     assert claim not in text
+
+
+@pytest.mark.parametrize(("lang", "claim"), [("zh-Hans", "更早用上"), ("zh-Hant", "更早用上")])
+def test_the_chinese_faq_promises_no_early_treatment(engine: Engine, lang: str, claim: str) -> None:
+    assert claim not in engine.render.faq(engine.new(lang)).text
 
 
 def test_the_faq_says_the_second_part_compares_with_and_without_stem_cells(

@@ -44,10 +44,10 @@ ENTRIES = (
     Entry(
         N_("Why take part?"),
         N_(
-            "A trial can let you try a treatment that might work, before others can get it. "
-            "It also helps find better care for everyone."
+            "This study tests if the treatment is safe and if it works. "
+            "Please ask the study team what taking part could mean for you."
         ),
-        LISTING,
+        BOTH,
     ),
     Entry(
         N_("How long does it take?"),

@@ -13,7 +13,7 @@ from babel.lists import format_list
 
 from bot.engine import faq
 from bot.engine.events import Choice, Reply
-from bot.engine.policy import N_, SHARED_FIELDS
+from bot.engine.policy import N_
 from bot.engine.record import Conversation
 from bot.engine.safety import Situation
 
@@ -57,7 +57,7 @@ class Notices:
         for item in self.flow.safety.emergency:
             place = t.pgettext("place", item.place)
             lines.append(BULLET + t.gettext("{place}: {number}", place=place, number=item.number))
-        lines.append(BULLET + t.gettext("Anywhere else: your local emergency number"))
+        lines.append(BULLET + t.gettext("Anywhere else: call the local number for an ambulance"))
         return "\n".join(lines)
 
     def urgent(self, conv: Conversation, situation: Situation, *, again: bool = False) -> Reply:
@@ -96,7 +96,7 @@ class Notices:
     def shared_items(self, conv: Conversation) -> list[str]:
         """Name every item a referral card carries, in the patient's language."""
         t = self.t(conv)
-        return [t.gettext(FIELD_LABELS[name]) for name in SHARED_FIELDS]
+        return [t.gettext(FIELD_LABELS[name]) for name in self.policy.shared]
 
     def destinations(self, conv: Conversation) -> str:
         """Say where contact details go, as configured; empty when nowhere is set."""
@@ -164,8 +164,8 @@ class Notices:
         if policy.referral_days is None:
             lines.append(
                 t.gettext(
-                    "If your details go to the study team: we keep them as long as the study "
-                    "needs them, or until you erase them."
+                    "If your details go to the study team: we keep them while the study needs "
+                    "them. You can erase them before that."
                 )
             )
         else:
@@ -180,17 +180,20 @@ class Notices:
     def privacy(self, conv: Conversation) -> Reply:
         """Say what is kept, why, for how long, who sees it, and how to erase it."""
         t = self.t(conv)
+        contact = "\n".join(
+            BULLET + t.gettext(FIELD_LABELS[name]) for name in self.policy.contact_fields
+        )
         kept = [
             t.gettext(
-                "What we keep: your answers and the words you typed, your language, how you "
-                "found us, the number of this chat so we can reply to you, and whether you "
-                "want news about other studies."
+                "What we keep: your answers and the words you typed. We also keep your language "
+                "and how you found us. We keep the number of this chat, so we can reply to you. "
+                "And we keep whether you want news about other studies."
             ),
             t.gettext(
-                "If you agree to be contacted, also: your name, phone number, user name, "
-                "e-mail address if you give one, and when and in which language to call you. "
-                "Your contact details and the words you typed are locked (encrypted)."
+                "If you agree that the study team may call you, we also keep:\n{items}",
+                items=contact,
             ),
+            t.gettext("Your contact details and the words you typed are locked (encrypted)."),
         ]
         if self.policy.email_copy:
             kept.append(t.gettext("A copy of your details goes to the study team by e-mail."))

@@ -26,6 +26,14 @@ SHARED_FIELDS: tuple[str, ...] = (
     "answers",
 )
 
+#: The contact details among them (the rest is what the screening itself found).
+CONTACT_FIELDS: tuple[str, ...] = ("name", "phone", "username", "email", "best_time", "call_lang")
+
+
+def channel_fields(*, usernames: bool) -> tuple[str, ...]:
+    """Return the fields a card carries on a channel; a user name only where the app has one."""
+    return tuple(f for f in SHARED_FIELDS if usernames or f != "username")
+
 
 def N_(message: str) -> str:
     """Mark ``message`` for extraction; it is translated where it is shown."""
@@ -53,10 +61,21 @@ class DataPolicy:
     email_copy: bool = False  # a copy of each referral goes to the study team by e-mail
     channel: str = ""  # the chat app's name ("Telegram"); empty: no chat app (terminal)
     transit: str = ""  # the channel's sentence about where its servers are (English source)
+    shared: tuple[str, ...] = channel_fields(usernames=False)  # what this channel's card carries
+
+    @property
+    def contact_fields(self) -> tuple[str, ...]:
+        """The contact details kept once a patient agrees to be called (a subset of shared)."""
+        return tuple(f for f in self.shared if f in CONTACT_FIELDS)
 
     @classmethod
     def from_settings(
-        cls, settings: PolicySettings, *, channel: str = "", transit: str = ""
+        cls,
+        settings: PolicySettings,
+        *,
+        channel: str = "",
+        transit: str = "",
+        usernames: bool = False,
     ) -> DataPolicy:
         """Return the policy the settings put in force."""
         finished = settings.finished_retention_days or settings.retention_days
@@ -68,4 +87,5 @@ class DataPolicy:
             email_copy=bool(settings.handoff_email),
             channel=channel,
             transit=transit,
+            shared=channel_fields(usernames=usernames),
         )

@@ -14,7 +14,7 @@ from bot.engine import answers, readback
 from bot.engine.events import Choice, Reply
 from bot.engine.flow import DONT_KNOW, Flow, Question
 from bot.engine.notices import BULLET, Notices
-from bot.engine.policy import DataPolicy
+from bot.engine.policy import N_, DataPolicy
 from bot.engine.record import Answer, Conversation
 from bot.engine.understanding import Reading
 from bot.i18n import Catalogs, Translator
@@ -393,12 +393,17 @@ class Renderer(Notices):
                     "To change your last answer, type /back."
                 )
             )
-        return Reply(
-            t.gettext(
+        if self.typed:  # no buttons on this channel: answers are typed numbers
+            text = N_(
+                "Thank you! I can only read typed text and the numbers of the answers. "
+                "Here is the question again."
+            )
+        else:
+            text = N_(
                 "Thank you! I can only read typed text and the answer buttons. "
                 "Here is the question again."
             )
-        )
+        return Reply(t.gettext(text))
 
     def nothing_deleted(self, conv: Conversation) -> Reply:
         """Confirm that nothing was erased."""

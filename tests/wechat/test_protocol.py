@@ -119,7 +119,7 @@ async def test_menu_clicks_are_commands(wxbot: WeChatBot, fake: FakeWeChat) -> N
     person = Person(fake, "oMENU_00001", "en")
     await fake.subscribe(person.openid, "menu__en")
     await fake.click(person.openid, "privacy")
-    assert "WeChat's servers (Tencent), in mainland China" in person.last()
+    assert "WeChat's servers (Tencent). They are in mainland China." in person.last()
     await fake.click(person.openid, "no-such-key")
     assert person.last()  # answered kindly, nothing lost
     await fake.click(person.openid, "restart")
@@ -147,6 +147,7 @@ async def test_a_message_type_we_cannot_read_gets_a_kind_reply(
     delivery = await fake.image(person.openid)
     assert delivery.statuses == [200] and delivery.passive
     assert "您同意吗" in delivery.passive  # the question again
+    assert "答案前面的数字" in delivery.passive and "按钮" not in delivery.passive  # no buttons
     assert (await _conversation(settings, person.openid))["state"] == "consent"
 
 

@@ -89,12 +89,14 @@ def register(app: Application, channel: TelegramChannel) -> None:  # type: ignor
 
 
 #: Where Telegram's servers are: said in both consents and in /privacy.
-TRANSIT = N_("Messages with this bot pass through Telegram's servers, outside mainland China.")
+TRANSIT = N_(
+    "Your messages to this bot go through Telegram's servers. They are outside mainland China."
+)
 
 
 def telegram_policy(settings: Settings) -> DataPolicy:
     """Return the data policy in force for the Telegram bot."""
-    return DataPolicy.from_settings(settings, channel="Telegram", transit=TRANSIT)
+    return DataPolicy.from_settings(settings, channel="Telegram", transit=TRANSIT, usernames=True)
 
 
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -19,7 +19,9 @@ log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024  # WeChat's messages are small XML documents
 
 #: Where WeChat's servers are: said in both consents and in /privacy.
-TRANSIT = N_("Messages with this bot pass through WeChat's servers (Tencent), in mainland China.")
+TRANSIT = N_(
+    "Your messages to this bot go through WeChat's servers (Tencent). They are in mainland China."
+)
 
 
 def wechat_policy(settings: Settings) -> DataPolicy:
