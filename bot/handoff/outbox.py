@@ -476,3 +476,14 @@ async def remind_every(
         except Exception:
             log.exception("reminder check failed; trying again later")
         await asyncio.sleep(every)
+
+
+async def queue_patient_notice(store: Store, details: ReferralDetails) -> None:
+    """Queue the patient's notice (their language, their chat) on the first acknowledgement."""
+    key: str | None = None
+    if details.chat_id is not None:
+        candidate = f"tg:{details.chat_id}"  # a private chat's id is the user's id
+        if store.user_hash(candidate) == details.user_hash:
+            key = candidate
+    ref = details.ref_code
+    await store.enqueue(PATIENT_NOTICE, f"ack:{ref}", {"ref": ref}, user_key=key)

@@ -8,9 +8,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from bot.handoff import PATIENT_NOTICE
 from bot.handoff.cards import ATTEMPT, ICONS, actions_for, allowed
 from bot.handoff.export import referrals_csv
+from bot.handoff.outbox import queue_patient_notice
 from bot.handoff.stats import STAGES, stage_labels, totals
 from bot.storage.errors import StaleStatusError
 from bot.storage.models import REFERRAL_STATUSES
@@ -148,16 +148,5 @@ async def change_status(request: Request, session: WebSession) -> Response:
             return await _referral_page(request, session, contact=False, note="stale")
         first = change.first_acknowledgement
     if first:
-        await _notify_patient(console, details)
+        await queue_patient_notice(console.store, details)
     return await _referral_page(request, session, contact=False, note="saved")
-
-
-async def _notify_patient(console: Console, details: ReferralDetails) -> None:
-    """Queue the patient's notice on the first acknowledgement, as the Telegram side does."""
-    key: str | None = None
-    if details.chat_id is not None:
-        candidate = f"tg:{details.chat_id}"  # a private chat's id is the user's id
-        if console.store.user_hash(candidate) == details.user_hash:
-            key = candidate
-    ref = details.ref_code
-    await console.store.enqueue(PATIENT_NOTICE, f"ack:{ref}", {"ref": ref}, user_key=key)

@@ -54,7 +54,6 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.config import Settings
-from bot.handoff import PATIENT_NOTICE
 from bot.handoff.cards import (
     ATTEMPT,
     MAX_CAPTION,
@@ -71,7 +70,13 @@ from bot.handoff.cards import (
 )
 from bot.handoff.export import referrals_csv
 from bot.handoff.mailer import SmtpMailer
-from bot.handoff.outbox import OutboxWorker, SendError, WorkerOptions, remind_every
+from bot.handoff.outbox import (
+    OutboxWorker,
+    SendError,
+    WorkerOptions,
+    queue_patient_notice,
+    remind_every,
+)
 from bot.handoff.pacing import BACKGROUND, INTERACTIVE, Pacer
 from bot.handoff.stats import render_funnel
 from bot.i18n import LANGUAGES, get_catalogs, negotiate
@@ -533,13 +538,7 @@ class TeamHandlers:
 
     async def notify_patient(self, details: ReferralDetails) -> None:
         """Queue the patient's notice (their language, their chat) on the first acknowledgement."""
-        key: str | None = None
-        if details.chat_id is not None:
-            candidate = f"tg:{details.chat_id}"  # a private chat's id is the user's id
-            if self.store.user_hash(candidate) == details.user_hash:
-                key = candidate
-        ref = details.ref_code
-        await self.store.enqueue(PATIENT_NOTICE, f"ack:{ref}", {"ref": ref}, user_key=key)
+        await queue_patient_notice(self.store, details)
         self.wake()
 
 
