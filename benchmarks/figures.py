@@ -422,7 +422,7 @@ def replay(opts: Options) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- burst
 
-BURST_MODULE = "bot.handoff.outbox"
+BURST_MODULE = "bot.team.outbox"
 
 
 async def burst(dbs: Databases, opts: Options, traffic: Traffic) -> dict[str, Any]:
@@ -433,7 +433,7 @@ async def burst(dbs: Databases, opts: Options, traffic: Traffic) -> dict[str, An
     from bot.channels.telegram.app import serve
     from bot.channels.telegram.team import TeamOptions
     from tests.fakebotapi import FakeBotAPI
-    from tests.handoff.test_burst import delivered as delivered_refs
+    from tests.team.test_burst import delivered as delivered_refs
 
     team_chat = -1001234567890
     settings = await dbs.new("burst")

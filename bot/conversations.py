@@ -122,6 +122,6 @@ class Conversations:
         result = self.engine.prompt(conv)
         ref = (conv.outcome or {}).get("ref")
         if conv.state == DONE and isinstance(ref, str) and ref:
-            handoff = self.engine.handoff
+            handoff = self.engine.consent
             result.replies[:] = [handoff.render.handed_off(conv, ref, handoff.promise_days)]
         return result

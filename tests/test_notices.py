@@ -14,9 +14,9 @@ from bot.engine.engine import Engine, load_engine
 from bot.engine.events import Event
 from bot.engine.notices import FIELD_LABELS
 from bot.engine.policy import SHARED_FIELDS, DataPolicy
-from bot.handoff.cards import CARD_FIELDS, TeamTexts
 from bot.i18n import LANGUAGES
 from bot.storage.store import AnswerView, ContactView, OutcomeView, ReferralDetails
+from bot.team.cards import CARD_FIELDS, TeamTexts
 from tests.conftest import ELIGIBLE_EN, Patient
 
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)

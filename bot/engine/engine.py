@@ -11,9 +11,9 @@ import secrets
 from collections.abc import Callable, Sequence
 
 from bot.engine.answering import Answering
+from bot.engine.consent import ConsentSteps
 from bot.engine.events import OTHER_EDITED, Event, Reply, Result
 from bot.engine.flow import Flow, Question
-from bot.engine.handoff import Handoff
 from bot.engine.machine import ALERTS, CONFIRM_PREFIX, CONSENT, DECLINED, DONE, FlowMachine
 from bot.engine.policy import DataPolicy
 from bot.engine.record import Answer, Conversation
@@ -56,7 +56,7 @@ class Engine:
         self.render = Renderer(flow, catalogs or get_catalogs(), policy, typed=typed)
         if call_languages:
             self.render.call_languages = tuple(call_languages)
-        self.handoff = Handoff(self.machine, self.render, new_ref, contact_promise_days)
+        self.consent = ConsentSteps(self.machine, self.render, new_ref, contact_promise_days)
         self.safety = SafetyLayer(flow.safety, self.render)
         self.answering = Answering(flow, self.render)
 
@@ -87,8 +87,8 @@ class Engine:
         elif event.kind == "other":
             result.replies.append(self.render.cannot_read(conv, edited=event.arg == OTHER_EDITED))
             self._reprompt(conv, result)
-        elif self.handoff.owns(conv.state):
-            self.handoff.handle(conv, event, result, self._first_question)
+        elif self.consent.owns(conv.state):
+            self.consent.handle(conv, event, result, self._first_question)
         elif conv.state == DONE:
             result.replies.append(self.render.finished(conv))
         elif conv.state == ALERTS:
@@ -119,7 +119,7 @@ class Engine:
             self.machine.trigger(conv, "reconsider")
         if conv.state == CONSENT:
             result.replies.append(self.render.welcome(conv))
-            result.replies.append(self.handoff.prompt(conv))
+            result.replies.append(self.consent.prompt(conv))
             return
         result.replies.append(self.render.welcome_back(conv))
         self._reprompt(conv, result, event.profile_name)
@@ -164,7 +164,7 @@ class Engine:
         if conv.outcome and conv.outcome.get("ref"):
             result.replies.append(self.render.already_handed_off(conv))
             return
-        if self.handoff.back(conv, result):
+        if self.consent.back(conv, result):
             return
         if not conv.history:
             result.replies.append(self.render.nothing_to_undo(conv))
@@ -199,8 +199,8 @@ class Engine:
         self._reprompt(conv, result)
 
     def _reprompt(self, conv: Conversation, result: Result, profile_name: str = "") -> None:
-        if self.handoff.owns(conv.state):
-            result.replies.append(self.handoff.prompt(conv, profile_name))
+        if self.consent.owns(conv.state):
+            result.replies.append(self.consent.prompt(conv, profile_name))
         elif conv.state == DONE:
             result.replies.append(self.render.finished(conv))
         elif conv.state == ALERTS:
@@ -305,7 +305,7 @@ class Engine:
         result.replies.append(self.render.ending(conv, outcome, failed, unknown))
         if conv.state == ALERTS:
             result.replies.append(self.render.alerts_offer(conv, ALERTS))
-        self.handoff.offer(conv, result)
+        self.consent.offer(conv, result)
 
     def _alerts(self, conv: Conversation, event: Event, result: Result) -> None:
         if event.kind == "tap":

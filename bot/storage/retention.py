@@ -42,7 +42,7 @@ _CHUNK = 500
 
 _C, _R, _O = m.conversations, m.referrals, m.outbox
 
-#: The outbox kind that redacts a team-chat card (``bot.handoff.CARD_REDACTION``).
+#: The outbox kind that redacts a team-chat card (``bot.team.CARD_REDACTION``).
 CARD_REDACTION = "card_redaction"
 
 
@@ -66,7 +66,7 @@ class Retention:
 
 def referral_keys(ref: str) -> list[str]:
     """The outbox keys that name a referral (its card, e-mail and patient notice), so an
-    erasure can remove those not linked to the conversation (see ``bot.handoff``)."""
+    erasure can remove those not linked to the conversation (see ``bot.team``)."""
     return [ref, f"mail:{ref}", f"ack:{ref}"]
 
 

@@ -6,9 +6,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.handoff.cards import TeamTexts
-from bot.handoff.stats import STAGES, panels
 from bot.storage.store import FunnelRow
+from bot.team.cards import TeamTexts
+from bot.team.stats import STAGES, panels
 
 BAR_SPACE = 220  # the longest bar, in SVG units
 ROW = 22  # height of one stage's row

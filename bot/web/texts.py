@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.handoff.cards import TeamTexts
 from bot.i18n import Translator
+from bot.team.cards import TeamTexts
 
 
 def labels(t: Translator) -> dict[str, str]:

@@ -8,13 +8,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from bot.handoff.cards import ATTEMPT, ICONS, actions_for, allowed
-from bot.handoff.export import referrals_csv
-from bot.handoff.outbox import queue_patient_notice
-from bot.handoff.stats import STAGES, stage_labels, totals
 from bot.storage.errors import StaleStatusError
 from bot.storage.models import REFERRAL_STATUSES
 from bot.storage.store import ReferralDetails
+from bot.team.cards import ATTEMPT, ICONS, actions_for, allowed
+from bot.team.export import referrals_csv
+from bot.team.outbox import queue_patient_notice
+from bot.team.stats import STAGES, stage_labels, totals
 from bot.web.accounts import WebSession
 from bot.web.console import Console, console_of, signed_in
 from bot.web.funnel import funnel_panels

@@ -22,8 +22,8 @@ from bot.storage.commands import keygen, upgrade
 from bot.storage.store import Store
 from tests.conftest import ELIGIBLE_EN, Patient
 from tests.fakebotapi import FakeBotAPI, Fault
-from tests.handoff.conftest import TEAM_CHAT, fast_options, until
-from tests.handoff.test_burst import delivered
+from tests.team.conftest import TEAM_CHAT, fast_options, until
+from tests.team.test_burst import delivered
 
 REFERRALS = 1000
 FIRST_USER = 20_000

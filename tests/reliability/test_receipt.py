@@ -33,9 +33,9 @@ from bot.storage.inbox import Inbox
 from bot.storage.store import Store
 from tests.conftest import ELIGIBLE_EN, Patient
 from tests.fakebotapi import FakeBotAPI
-from tests.handoff.conftest import until
 from tests.reliability.test_crash import BotProcess
 from tests.storage.conftest import pg_admin, pg_server, with_database
+from tests.team.conftest import until
 
 __all__ = ["pg_server"]  # the fixture, for the PostgreSQL runs
 

@@ -173,7 +173,7 @@ async def test_deep_link_sets_source_and_language(
 
 
 async def test_command_menus_are_registered_per_language(bot: RunningBot, fake: FakeBotAPI) -> None:
-    from tests.handoff.conftest import until
+    from tests.team.conftest import until
 
     # The menus are set beside the first getUpdates (not before it): wait for all of them.
     answered = lambda: [c for c in fake.calls_to("setMyCommands") if c.status]  # noqa: E731

@@ -9,8 +9,8 @@ import pytest
 
 from bot.storage import Store
 from bot.web.accounts import MAX_FAILED_LOGINS
-from tests.handoff.helpers import make_referral
 from tests.storage.conftest import Clock
+from tests.team.helpers import make_referral
 from tests.web.conftest import COORDINATOR_PASSWORD, Web
 
 SCRIPT = "<script>alert(1)</script>"

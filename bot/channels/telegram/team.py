@@ -1,9 +1,9 @@
 """The study team's side in Telegram: the outbox's sender, the team chat's buttons and commands.
 
-* :class:`TelegramSender` implements :class:`bot.handoff.outbox.Sender` on a ``Bot`` of its
+* :class:`TelegramSender` implements :class:`bot.team.outbox.Sender` on a ``Bot`` of its
   own (no ``AIORateLimiter``: a 429 must come back to the outbox, which keeps the retry
   durable, instead of pausing every patient's replies). Everything it posts in the team chat
-  goes through one :class:`~bot.handoff.pacing.Pacer` (at most 18 messages in any minute by
+  goes through one :class:`~bot.team.pacing.Pacer` (at most 18 messages in any minute by
   default), coordinators' commands before the outbox's next card.
 * :class:`TeamHandlers`: card buttons ``r|<ref>|<action>`` and ``/referrals``, ``/export``,
   ``/stats``. They run in handler group -1, before the patient adapter, and stop the update
@@ -54,7 +54,11 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.config import Settings
-from bot.handoff.cards import (
+from bot.i18n import LANGUAGES, get_catalogs, negotiate
+from bot.storage.errors import StaleStatusError
+from bot.storage.models import OPEN_REFERRAL_STATUSES, REFERRAL_STATUSES
+from bot.storage.store import ReferralDetails, Store
+from bot.team.cards import (
     ATTEMPT,
     MAX_CAPTION,
     SHOW,
@@ -68,21 +72,17 @@ from bot.handoff.cards import (
     refused_elsewhere,
     team_time,
 )
-from bot.handoff.export import referrals_csv
-from bot.handoff.mailer import SmtpMailer
-from bot.handoff.outbox import (
+from bot.team.export import referrals_csv
+from bot.team.mailer import SmtpMailer
+from bot.team.outbox import (
     OutboxWorker,
     SendError,
     WorkerOptions,
     queue_patient_notice,
     remind_every,
 )
-from bot.handoff.pacing import BACKGROUND, INTERACTIVE, Pacer
-from bot.handoff.stats import render_funnel
-from bot.i18n import LANGUAGES, get_catalogs, negotiate
-from bot.storage.errors import StaleStatusError
-from bot.storage.models import OPEN_REFERRAL_STATUSES, REFERRAL_STATUSES
-from bot.storage.store import ReferralDetails, Store
+from bot.team.pacing import BACKGROUND, INTERACTIVE, Pacer
+from bot.team.stats import render_funnel
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ def send_error(exc: TelegramError) -> SendError:
 
 
 class TelegramSender:
-    """The outbox's :class:`~bot.handoff.outbox.Sender`, and the team handlers' sends."""
+    """The outbox's :class:`~bot.team.outbox.Sender`, and the team handlers' sends."""
 
     def __init__(
         self, bot: Bot, team_chat_id: int | None, *, team_pacer: Pacer, people_pacer: Pacer
@@ -567,7 +567,7 @@ async def _warm_charts() -> None:
     def warm() -> None:
         from matplotlib.figure import Figure  # noqa: F401
 
-        from bot.handoff.stats import cjk_font
+        from bot.team.stats import cjk_font
 
         cjk_font()
 

@@ -16,11 +16,11 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from bot.config import Settings
-from bot.handoff.cards import TeamTexts
-from bot.handoff.mailer import SmtpMailer
-from bot.handoff.outbox import OutboxWorker, WorkerOptions
 from bot.storage import Store, commands
-from tests.handoff.helpers import make_referral
+from bot.team.cards import TeamTexts
+from bot.team.mailer import SmtpMailer
+from bot.team.outbox import OutboxWorker, WorkerOptions
+from tests.team.helpers import make_referral
 
 
 class Inbox:

@@ -30,9 +30,9 @@ from functools import cache
 
 from babel import Locale
 
-from bot.handoff.cards import TeamTexts
 from bot.i18n.languages import DEFAULT_LANGUAGE, babel_locale
 from bot.storage.store import FunnelRow
+from bot.team.cards import TeamTexts
 
 log = logging.getLogger(__name__)
 

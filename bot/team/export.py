@@ -24,8 +24,8 @@ from collections.abc import Sequence
 
 from bot.engine.answers import canonical_unit
 from bot.engine.rules import Verdict
-from bot.handoff.cards import TEAM_TZ, TeamTexts, body_mass_index, counted_answers, flow_for
 from bot.storage.store import ReferralDetails
+from bot.team.cards import TEAM_TZ, TeamTexts, body_mass_index, counted_answers, flow_for
 
 BASE_COLUMNS = (
     "ref",

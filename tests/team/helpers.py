@@ -7,8 +7,8 @@ from typing import Any
 
 from bot.engine.engine import Engine, load_engine
 from bot.engine.record import Conversation
-from bot.handoff import REFERRAL_CARD, REFERRAL_EMAIL
 from bot.storage.store import Store
+from bot.team import REFERRAL_CARD, REFERRAL_EMAIL
 from tests.conftest import Patient, with_answers
 
 TYPED = with_answers(weight="130斤", height="1米65", hba1c="8.5 %", age="45岁")

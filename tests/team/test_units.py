@@ -18,8 +18,10 @@ import pytest
 
 from bot.channels.telegram.team import callback_data, parse_callback
 from bot.config import Settings
-from bot.handoff import PATIENT_NOTICE, REFERRAL_CARD, stats
-from bot.handoff.cards import (
+from bot.storage import Store, commands
+from bot.storage.store import FunnelRow, ReferralDetails
+from bot.team import PATIENT_NOTICE, REFERRAL_CARD, stats
+from bot.team.cards import (
     ATTEMPT,
     MAX_TEXT,
     LastChange,
@@ -28,14 +30,12 @@ from bot.handoff.cards import (
     actions_for,
     utf16_len,
 )
-from bot.handoff.export import referrals_csv, safe_cell
-from bot.handoff.outbox import OutboxWorker, SendError, WorkerOptions, remind
-from bot.handoff.pacing import BACKGROUND, INTERACTIVE, Pacer
-from bot.handoff.stats import cjk_font, render_funnel, stages_of, totals
-from bot.storage import Store, commands
-from bot.storage.store import FunnelRow, ReferralDetails
+from bot.team.export import referrals_csv, safe_cell
+from bot.team.outbox import OutboxWorker, SendError, WorkerOptions, remind
+from bot.team.pacing import BACKGROUND, INTERACTIVE, Pacer
+from bot.team.stats import cjk_font, render_funnel, stages_of, totals
 from tests.conftest import with_answers
-from tests.handoff.helpers import make_referral
+from tests.team.helpers import make_referral
 
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 

@@ -6,7 +6,7 @@ transaction that creates the referral; the team side queues ``patient_notice`` a
 SKIP LOCKED`` on PostgreSQL, so any number of workers and processes can run), sends them
 through a :class:`Sender` and marks them sent. It runs three lanes side by side:
 
-* **team** (cards, digests, reminders): paced by a :class:`~bot.handoff.pacing.Pacer` within
+* **team** (cards, digests, reminders): paced by a :class:`~bot.team.pacing.Pacer` within
   Telegram's group limit. When more than ``digest_threshold`` cards are waiting (a burst),
   they all become ONE digest card and ONE CSV file (two outbox items of their own), and the
   cards are marked sent: nothing is dropped and the chat is not flooded.
@@ -36,7 +36,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from bot.handoff import (
+from bot.i18n import get_catalogs
+from bot.storage.store import OutboxItem, ReferralDetails, Store
+from bot.team import (
     CARD_REDACTION,
     DIGEST_CSV,
     PATIENT_NOTICE,
@@ -45,11 +47,9 @@ from bot.handoff import (
     REFERRAL_EMAIL,
     TEAM_REMINDER,
 )
-from bot.handoff.cards import Card, TeamTexts, Text, escape, patient_notice, team_time
-from bot.handoff.export import referrals_csv
-from bot.handoff.pacing import Pacer
-from bot.i18n import get_catalogs
-from bot.storage.store import OutboxItem, ReferralDetails, Store
+from bot.team.cards import Card, TeamTexts, Text, escape, patient_notice, team_time
+from bot.team.export import referrals_csv
+from bot.team.pacing import Pacer
 
 log = logging.getLogger(__name__)
 

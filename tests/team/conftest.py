@@ -15,9 +15,9 @@ import pytest
 
 from bot.channels.telegram.team import TeamOptions
 from bot.config import Settings
-from bot.handoff.outbox import WorkerOptions
 from bot.storage import Store
 from bot.storage.commands import upgrade
+from bot.team.outbox import WorkerOptions
 from tests.fakebotapi import FakeBotAPI
 from tests.fakebotapi.models import SentMessage
 from tests.running import TEAM_CHAT, RunningBot, bot_settings

@@ -10,7 +10,8 @@ import pytest
 from bot.config import Settings
 from bot.storage import Store
 from tests.fakebotapi import FakeBotAPI
-from tests.handoff.conftest import (
+from tests.running import RunningBot
+from tests.team.conftest import (
     COORDINATOR,
     SECOND,
     STRANGER,
@@ -23,8 +24,7 @@ from tests.handoff.conftest import (
     team_messages,
     until,
 )
-from tests.handoff.helpers import make_referral
-from tests.running import RunningBot
+from tests.team.helpers import make_referral
 from tests.telegram.conftest import Person
 
 

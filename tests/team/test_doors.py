@@ -8,9 +8,9 @@ from telegram.request import HTTPXRequest
 
 from bot.storage import Store
 from tests.fakebotapi import FakeBotAPI
-from tests.handoff.conftest import COORDINATOR, card_for, press, tap
-from tests.handoff.helpers import make_referral
 from tests.running import TEAM_CHAT, RunningBot
+from tests.team.conftest import COORDINATOR, card_for, press, tap
+from tests.team.helpers import make_referral
 from tests.telegram.conftest import Person
 
 

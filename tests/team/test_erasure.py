@@ -10,9 +10,9 @@ from pathlib import Path
 from bot.config import Settings
 from bot.storage import Store
 from tests.fakebotapi import FakeBotAPI
-from tests.handoff.conftest import COORDINATOR, card_for, press, until
-from tests.handoff.helpers import make_referral
 from tests.running import TEAM_CHAT, RunningBot
+from tests.team.conftest import COORDINATOR, card_for, press, until
+from tests.team.helpers import make_referral
 from tests.telegram.conftest import Person
 
 NAME = "王芳"

@@ -10,9 +10,9 @@ from collections import Counter
 
 from bot.storage import Store
 from tests.fakebotapi import FakeBotAPI, Fault
-from tests.handoff.conftest import card_refs, team_messages, until
-from tests.handoff.helpers import make_referral
 from tests.running import RunningBot
+from tests.team.conftest import card_refs, team_messages, until
+from tests.team.helpers import make_referral
 
 BURST = 500
 

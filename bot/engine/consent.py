@@ -23,7 +23,7 @@ HANDED_OFF = ("likely_eligible", "needs_review")
 BEST_TIMES = ("morning", "afternoon", "evening", "any")
 
 
-class Handoff:
+class ConsentSteps:
     """Consent and contact steps; shares the engine's machine and renderer."""
 
     def __init__(
