@@ -29,8 +29,9 @@ from benchmarks.harness import Databases, FullPath, Run, engine, floor_app, pg_c
 from benchmarks.traffic import Traffic
 from bot.engine.record import Answer, Conversation
 from bot.storage import db
+from bot.storage.backends.sqlite import sqlite_time
 from bot.storage.crypto import Crypto
-from bot.storage.turns import dumps, sqlite_time
+from bot.storage.turns import dumps
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "tests" / "data" / "examples"

@@ -79,33 +79,7 @@ class Databases:
             _env_file=None,  # type: ignore[call-arg]
         )
         await commands.upgrade(settings)
-        if self.kind == "postgresql":
-            await self._fit_protocol(url)
         return settings
-
-    async def _fit_protocol(self, url: str) -> None:
-        """Widen ``outcomes.protocol_version`` in this throwaway database when the flow's
-        protocol text does not fit it: PostgreSQL enforces VARCHAR lengths (SQLite does not),
-        and without this every screening that reaches an outcome fails there, so nothing past
-        the last question could be measured. Reported as a bug, not fixed here."""
-        protocol = engine().flow.protocol
-        conn = await pg_connect(url)
-        try:
-            width = await conn.fetchval(
-                "SELECT character_maximum_length FROM information_schema.columns "
-                "WHERE table_name = 'outcomes' AND column_name = 'protocol_version'"
-            )
-            if width is not None and len(protocol) > width:
-                await conn.execute(
-                    "ALTER TABLE outcomes ALTER COLUMN protocol_version TYPE varchar(200)"
-                )
-                self.notes.add(
-                    f"PostgreSQL: outcomes.protocol_version is VARCHAR({width}) and the flow's "
-                    f"protocol text has {len(protocol)} characters, so every outcome fails to "
-                    "commit; the benchmark widens the column in its throwaway databases"
-                )
-        finally:
-            await conn.close()
 
     async def close(self) -> None:
         """Drop every database made here."""

@@ -40,9 +40,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 STAGES: tuple[tuple[str, Any, str, bool], ...] = (
     ("handler: engine, storage, replies, log line", handlers.TelegramChannel, "_run", True),
     ("  conversation: load, engine, save", conversations.Conversations, "handle", True),
-    ("    storage: open turn (read, decrypt)", store._TurnScope, "__aenter__", True),
+    ("    storage: open turn (read, decrypt)", store.TurnScope, "__aenter__", True),
     ("    engine step", engine_module.Engine, "handle", False),
-    ("    storage: close turn (encrypt, write, commit)", store._TurnScope, "__aexit__", True),
+    ("    storage: close turn (encrypt, write, commit)", store.TurnScope, "__aexit__", True),
     ("  replies (sendMessage)", handlers.TelegramChannel, "send", True),
     ("tap: edit the question to show the choice", handlers.TelegramChannel, "_mark_choice", True),
     ("tap: answer the callback query", CallbackQuery, "answer", True),

@@ -1,7 +1,7 @@
 """Durable storage: SQLite by default, PostgreSQL at scale, personal data encrypted.
 
 Start-up: ``await commands.upgrade(settings)`` then ``store = await Store.open(settings)``.
-See ``store.py`` for the per-update API.
+See ``store.py`` for the per-update API and README.md for the layout.
 """
 
 from bot.storage.errors import (
@@ -18,17 +18,18 @@ from bot.storage.errors import (
     StorageError,
     WrongKeyError,
 )
-from bot.storage.store import (
+from bot.storage.store import Store
+from bot.storage.turns import Turn
+from bot.storage.views import (
     AnswerView,
     ContactView,
+    Erasure,
     FunnelRow,
     OutboxItem,
     OutcomeView,
     ReferralDetails,
     StatusChange,
-    Store,
 )
-from bot.storage.turns import Erasure, Turn
 
 __all__ = [
     "AnswerView",

@@ -25,7 +25,7 @@ import base64
 import binascii
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
@@ -115,13 +115,7 @@ class Crypto:
         return self._fernet.encrypt(text.encode("utf-8")).decode("ascii")
 
     def decrypt(self, token: str) -> str:
-        try:
-            return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
-        except InvalidToken:
-            raise DecryptionError(
-                "A stored value cannot be decrypted with DATA_ENCRYPTION_KEYS "
-                "(wrong key, or the data was altered)."
-            ) from None
+        return _opened(self._fernet.decrypt, token, _UNREADABLE).decode("utf-8")
 
     def is_current(self, token: str) -> bool:
         """Whether ``token`` is already encrypted under the newest key's Fernet key."""
@@ -133,16 +127,28 @@ class Crypto:
 
     def rotate(self, token: str) -> str:
         """``token`` re-encrypted under the newest key (its original time kept)."""
-        try:
-            return self._fernet.rotate(token.encode("ascii")).decode("ascii")
-        except InvalidToken:
-            raise DecryptionError(
-                "A stored value cannot be decrypted with any key in DATA_ENCRYPTION_KEYS; "
-                "put the key it was written under back in the list."
-            ) from None
+        return _opened(self._fernet.rotate, token, _NO_KEY).decode("ascii")
 
     def encrypt_opt(self, text: str | None) -> str | None:
         return None if text is None else self.encrypt(text)
 
     def decrypt_opt(self, token: str | None) -> str | None:
         return None if token is None else self.decrypt(token)
+
+
+_UNREADABLE = (
+    "A stored value cannot be decrypted with DATA_ENCRYPTION_KEYS "
+    "(wrong key, or the data was altered)."
+)
+_NO_KEY = (
+    "A stored value cannot be decrypted with any key in DATA_ENCRYPTION_KEYS; "
+    "put the key it was written under back in the list."
+)
+
+
+def _opened(open_token: Callable[[bytes], bytes], token: str, failure: str) -> bytes:
+    """``open_token(token)``, or a ``DecryptionError`` saying ``failure``."""
+    try:
+        return open_token(token.encode("ascii"))
+    except InvalidToken:
+        raise DecryptionError(failure) from None

@@ -11,8 +11,8 @@ Two kinds of database are supported:
 
 The asynchronous engine (aiosqlite or asyncpg) runs migrations and PostgreSQL work. For SQLite
 the store also opens a plain ``sqlite3`` engine: one aiosqlite round trip costs more than a
-whole ``sqlite3`` transaction, so the store runs each transaction as one call in a worker thread
-(see ``store.py``).
+whole ``sqlite3`` transaction, so turns use that connection inline on the event loop and other
+work runs on it as one call in a worker thread (see ``backends/sqlite.py``).
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ def create_async(url: URL, *, busy_timeout: float = 5.0) -> AsyncEngine:
 
 
 def create_sqlite_sync(url: URL, *, busy_timeout: float = 5.0) -> Engine:
-    """A plain sqlite3 engine for the store's own worker thread."""
+    """A plain sqlite3 engine for the store's one connection (``backends/sqlite.py``)."""
     _prepare_sqlite_dir(url)
     engine = create_engine(
         url.set(drivername=SQLITE_SYNC_DRIVER),

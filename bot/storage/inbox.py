@@ -37,9 +37,7 @@ class Inbox:
     """Durable receipt of channel updates, on the store's database."""
 
     def __init__(self, store: Store) -> None:
-        self.store = store
-        self._crypto = store._crypto
-        self._upsert = store._upsert
+        self.db = store.database
 
     async def receive(self, updates: list[tuple[int, dict[str, Any]]]) -> set[int]:
         """Keep a batch in one transaction; return the ids not received before."""
@@ -51,11 +49,11 @@ class Inbox:
             known = set(
                 conn.execute(select(_I.c.update_id).where(_I.c.update_id.in_(ids))).scalars()
             )
-            now = self.store._now()
+            now = self.db.now()
             rows = [
                 {
                     "update_id": update_id,
-                    "payload_enc": self._crypto.encrypt(json.dumps(data, separators=(",", ":"))),
+                    "payload_enc": self.db.crypto.encrypt(json.dumps(data, separators=(",", ":"))),
                     "attempts": 0,
                     "received_at": now,
                     "done_at": None,
@@ -64,11 +62,11 @@ class Inbox:
                 if update_id not in known
             ]
             if rows:
-                stmt = self._upsert(_I).on_conflict_do_nothing(index_elements=["update_id"])
+                stmt = self.db.insert(_I).on_conflict_do_nothing(index_elements=["update_id"])
                 conn.execute(stmt, rows)
             return {update_id for update_id, _ in updates if update_id not in known}
 
-        return await self.store._run(run)
+        return await self.db.run(run)
 
     async def pending(self) -> list[Received]:
         """Return the updates received and not done, oldest first."""
@@ -77,16 +75,16 @@ class Inbox:
             .where(_I.c.done_at.is_(None), _I.c.payload_enc.is_not(None))
             .order_by(_I.c.update_id)
         )
-        rows = await self.store._run(lambda c: c.execute(stmt).all(), write=False)
+        rows = await self.db.run(lambda c: c.execute(stmt).all(), write=False)
         return [
-            Received(update_id, json.loads(self._crypto.decrypt(token)), attempts)
+            Received(update_id, json.loads(self.db.crypto.decrypt(token)), attempts)
             for update_id, token, attempts in rows
         ]
 
     async def is_done(self, update_id: int) -> bool:
         """Return True when the update was handled (its replies sent)."""
         stmt = select(_I.c.done_at).where(_I.c.update_id == update_id)
-        done = await self.store._run(lambda c: c.execute(stmt).scalar_one_or_none(), write=False)
+        done = await self.db.run(lambda c: c.execute(stmt).scalar_one_or_none(), write=False)
         return done is not None
 
     async def done(self, update_id: int) -> None:
@@ -94,9 +92,9 @@ class Inbox:
         stmt = (
             update(_I)
             .where(_I.c.update_id == update_id)
-            .values(done_at=self.store._now(), payload_enc=None)
+            .values(done_at=self.db.now(), payload_enc=None)
         )
-        await self.store._run(lambda c: c.execute(stmt))
+        await self.db.run(lambda c: c.execute(stmt))
 
     async def failed(self, update_id: int) -> int:
         """Count a failed attempt; give the update up after MAX_ATTEMPTS. Return the count."""
@@ -112,14 +110,14 @@ class Inbox:
                 conn.execute(
                     update(_I)
                     .where(_I.c.update_id == update_id)
-                    .values(done_at=self.store._now(), payload_enc=None)
+                    .values(done_at=self.db.now(), payload_enc=None)
                 )
             return int(attempts or 0)
 
-        return await self.store._run(run)
+        return await self.db.run(run)
 
     async def prune(self) -> int:
         """Delete done rows older than KEEP_DONE; return how many went."""
-        cutoff = self.store._now() - KEEP_DONE
+        cutoff = self.db.now() - KEEP_DONE
         stmt = delete(_I).where(_I.c.done_at.is_not(None), _I.c.done_at < cutoff)
-        return int(await self.store._run(lambda c: c.execute(stmt).rowcount))
+        return int(await self.db.run(lambda c: c.execute(stmt).rowcount))

@@ -39,7 +39,7 @@ async def meta(backend: str, db_url: str, store: Store) -> dict[str, str]:
 
     from bot.storage import models as m
 
-    rows = await store._run(lambda c: c.execute(select(m.meta.c.key, m.meta.c.value)).all())
+    rows = await store.execute(lambda c: c.execute(select(m.meta.c.key, m.meta.c.value)).all())
     return {r[0]: r[1] for r in rows}
 
 

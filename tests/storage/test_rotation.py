@@ -44,7 +44,7 @@ async def tokens(store: Store) -> list[str]:
         secret = sa.select(meta.c.value).where(meta.c.key == "lookup_secret")
         return [*found, conn.execute(secret).scalar_one()]
 
-    return await store._run(run, write=False)
+    return await store.execute(run, write=False)
 
 
 async def check_person(store: Store, code: str) -> None:
@@ -109,7 +109,7 @@ async def test_a_database_from_before_rotation_keeps_working(
         conn.execute(sa.update(k).values(name_enc=legacy.encrypt(NAME.encode()).decode()))
         conn.execute(sa.delete(m.meta).where(m.meta.c.key == "lookup_secret"))
 
-    await store._run(to_old_scheme)
+    await store.execute(to_old_scheme)
     await store.close()
 
     store = await Store.open(settings, clock=clock)
@@ -193,7 +193,7 @@ async def test_the_migration_encrypts_existing_answer_values(empty_db_url: str, 
     try:
         history = await store.answer_history("tg:5")
         assert [(a.fact, a.value) for a in history] == [("hiv", "hiv_positive"), ("weight", "65.0")]
-        stored = await store._run(
+        stored = await store.execute(
             lambda c: list(c.execute(sa.select(m.answers.c.value_enc)).scalars()), write=False
         )
         assert all("hiv_positive" not in v and "65.0" not in v for v in stored)

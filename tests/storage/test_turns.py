@@ -9,7 +9,7 @@ import pytest
 
 from bot.engine.record import Answer, Conversation
 from bot.storage import Store, db
-from bot.storage.store import _Postgres
+from bot.storage.backends.postgres import PostgresBackend
 from tests.storage.conftest import Clock, OpenStore, record
 
 
@@ -132,8 +132,8 @@ async def test_more_people_at_once_than_connections_are_all_served(store: Store)
     On PostgreSQL the pool's own wait is cut to half a second: nobody may ever wait there
     (turns queue first come, first served in front of it), or the slowest waiter would run
     out of time and a patient's answer would be lost."""
-    backend = store._backend
-    if isinstance(backend, _Postgres):
+    backend = store.database.backend
+    if isinstance(backend, PostgresBackend):
         backend.engine.pool._timeout = 0.5  # type: ignore[attr-defined]
     people, answers = 10 * db.PG_MAX_CONNECTIONS, 5
 
@@ -150,15 +150,6 @@ async def test_more_people_at_once_than_connections_are_all_served(store: Store)
             assert turn.record is not None and turn.record["count"] == answers
         history = await store.answer_history(f"tg:{7000 + i}")
         assert [a.value for a in history] == [str(n + 1) for n in range(answers)]
-
-
-async def test_an_older_update_is_flagged_stale(store: Store) -> None:
-    async with store.turn("tg:12", 50) as turn:
-        turn.save(record())
-    async with store.turn("tg:12", 49) as turn:
-        assert turn.stale and not turn.duplicate
-    async with store.turn("tg:12", 51) as turn:
-        assert not turn.stale
 
 
 async def test_consents_outcomes_alerts_are_stored(store: Store) -> None:
@@ -198,11 +189,11 @@ async def test_sqlite_checkpoints_run_in_the_background(
 ) -> None:
     if backend != "sqlite":
         return
-    from bot.storage import store as store_module
+    from bot.storage.backends import sqlite
 
-    monkeypatch.setattr(store_module, "CHECKPOINT_EVERY", 5)
-    b = store._backend
-    assert isinstance(b, store_module._Sqlite) and b.raw is not None
+    monkeypatch.setattr(sqlite, "CHECKPOINT_EVERY", 5)
+    b = store.database.backend
+    assert isinstance(b, sqlite.SqliteBackend) and b.raw is not None
     assert b.raw.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
     for i in range(12):
         async with store.turn(f"tg:{i}", i) as turn:
