@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from bot.storage.crypto import Crypto
 from bot.storage.errors import ConcurrentTurnError, StorageError
 from bot.storage.statements import Sql, Statements
-from bot.storage.turns import Loaded, Turn, Writes, dumps
+from bot.storage.turns import Loaded, Save, Turn, Writes, dumps
 
 
 class Driver(Protocol):
@@ -59,15 +59,54 @@ async def flush(
     marking = {"update_id": turn.update_id, "at": t}
     if mark and turn.update_id is not None and await drv.count(s.mark_update, marking) != 1:
         raise ConcurrentTurnError("the update was processed by another process meanwhile")
-    cid = await _save_conversation(drv, s, crypto, turn, t)
     w = turn.writes
+    cid: int | None
+    if s.save_with_answers is not None and w.save is not None and not turn.is_new:
+        cid = await _save_with_answers(drv, s.save_with_answers, crypto, turn, t)
+    else:
+        cid = await _save_conversation(drv, s, crypto, turn, t)
+        if cid is not None and w.answers:
+            await drv.many(s.insert_answer, _answer_rows(drv, crypto, w, cid, t))
     if cid is None:
         if w.has_children():
             raise RuntimeError("save() a new conversation before adding anything to it")
         return
-    await _write_answers(drv, s, crypto, w, cid, t)
+    await _write_history(drv, s, w, cid, t)
     await _write_contact(drv, s, crypto, w, cid, t)
     await _write_referrals(drv, s, crypto, w, cid, t)
+
+
+def _conversation_values(crypto: Crypto, saved: Save, t: Any) -> dict[str, Any]:
+    return {
+        "record_enc": crypto.encrypt(saved.record_json),
+        "status": saved.status,
+        "lang": saved.lang,
+        "source": saved.source,
+        "flow_id": saved.flow_id,
+        "flow_version": saved.flow_version,
+        "updated_at": t,
+    }
+
+
+async def _save_with_answers(drv: Driver, q: Sql, crypto: Crypto, turn: Turn, t: Any) -> int:
+    """PostgreSQL: update the conversation and add its answers in one round trip."""
+    loaded, w = turn.loaded, turn.writes
+    cid = loaded.conversation_id
+    assert w.save is not None and cid is not None
+    rows = _answer_rows(drv, crypto, w, cid, t)
+    chat = None if w.chat_id is None or loaded.has_chat else crypto.encrypt(str(w.chat_id))
+    values = _conversation_values(crypto, w.save, t)
+    values.update(b_id=cid, b_version=loaded.version, b_update=turn.update_id, chat_enc=chat)
+    values.update(
+        facts=[r["fact"] for r in rows],
+        values=[r["value_enc"] for r in rows],
+        raws=[r["raw_enc"] for r in rows],
+        units=[r["unit"] for r in rows],
+        times=[r["answered_at"] for r in rows],
+    )
+    if (await drv.row(q, values))[0] != 1:
+        raise ConcurrentTurnError("the conversation was changed by another process")
+    return cid
 
 
 async def _save_conversation(
@@ -78,15 +117,7 @@ async def _save_conversation(
     cid = loaded.conversation_id
     if saved is None:
         return cid
-    values: dict[str, Any] = {
-        "record_enc": crypto.encrypt(saved.record_json),
-        "status": saved.status,
-        "lang": saved.lang,
-        "source": saved.source,
-        "flow_id": saved.flow_id,
-        "flow_version": saved.flow_version,
-        "updated_at": t,
-    }
+    values = _conversation_values(crypto, saved, t)
     if cid is None:
         values.update(
             user_hash=turn.user_hash,
@@ -109,23 +140,22 @@ async def _save_conversation(
     return cid
 
 
-async def _write_answers(
-    drv: Driver, s: Statements, crypto: Crypto, w: Writes, cid: int, t: Any
-) -> None:
-    """Answers, outcomes and consents: history rows."""
-    if w.answers:
-        rows = [
-            {
-                "conversation_id": cid,
-                "fact": a["fact"],
-                "value_enc": crypto.encrypt(a["value"]),
-                "raw_enc": crypto.encrypt(a["raw"]) if a["raw"] else None,
-                "unit": a["unit"],
-                "answered_at": t if a["at"] is None else drv.time(a["at"]),
-            }
-            for a in w.answers
-        ]
-        await drv.many(s.insert_answer, rows)
+def _answer_rows(drv: Driver, crypto: Crypto, w: Writes, cid: int, t: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "conversation_id": cid,
+            "fact": a["fact"],
+            "value_enc": crypto.encrypt(a["value"]),
+            "raw_enc": crypto.encrypt(a["raw"]) if a["raw"] else None,
+            "unit": a["unit"],
+            "answered_at": t if a["at"] is None else drv.time(a["at"]),
+        }
+        for a in w.answers
+    ]
+
+
+async def _write_history(drv: Driver, s: Statements, w: Writes, cid: int, t: Any) -> None:
+    """Outcomes and consents: history rows."""
     if w.outcomes:
         rows = [{**o, "conversation_id": cid, "decided_at": t} for o in w.outcomes]
         await drv.many(s.insert_outcome, rows)

@@ -37,6 +37,13 @@ class Sql:
             if not (bind := compiled.binds[name]).required and bind.callable is None
         }
 
+    @classmethod
+    def text(cls, sql: str, names: Sequence[str]) -> Sql:
+        """A statement written out for one dialect, with its parameter order."""
+        q = cls.__new__(cls)
+        q.sql, q.names, q.fixed = sql, tuple(names), {}
+        return q
+
     def args(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
         if self.fixed:
             params = {**self.fixed, **params}
@@ -86,6 +93,7 @@ class Statements:
         self._conversation_writes()
         self._child_writes()
         self._handoff_writes()
+        self.save_with_answers = _PG_SAVE_WITH_ANSWERS if pg else None
 
     def _q(self, stmt: ClauseElement, keys: Sequence[str] | None = None) -> Sql:
         return Sql(stmt, self.dialect, keys)
@@ -188,3 +196,43 @@ class Statements:
                 "created_at",
             ),
         )
+
+
+#: PostgreSQL: the usual turn's writes in one statement (one round trip): the conversation
+#: saved under its version check (and its chat set if it had none), and its answers, which are
+#: only inserted when the update matched. The count of rows updated comes back.
+_PG_SAVE_WITH_ANSWERS = Sql.text(
+    """WITH saved AS (
+    UPDATE conversations SET record_enc = $1, status = $2, lang = $3, source = $4,
+        flow_id = $5, flow_version = $6, updated_at = $7, version = version + 1,
+        last_update_id = COALESCE($8::bigint, last_update_id),
+        chat_enc = COALESCE(chat_enc, $9::text)
+    WHERE id = $10 AND version = $11
+    RETURNING id
+), answered AS (
+    INSERT INTO answers (conversation_id, fact, value_enc, raw_enc, unit, answered_at)
+    SELECT saved.id, a.fact, a.value_enc, a.raw_enc, a.unit, a.answered_at
+    FROM saved, unnest($12::varchar[], $13::text[], $14::text[], $15::varchar[],
+        $16::timestamptz[]) WITH ORDINALITY AS a(fact, value_enc, raw_enc, unit, answered_at, n)
+    ORDER BY a.n
+)
+SELECT count(*) FROM saved""",
+    (
+        "record_enc",
+        "status",
+        "lang",
+        "source",
+        "flow_id",
+        "flow_version",
+        "updated_at",
+        "b_update",
+        "chat_enc",
+        "b_id",
+        "b_version",
+        "facts",
+        "values",
+        "raws",
+        "units",
+        "times",
+    ),
+)
