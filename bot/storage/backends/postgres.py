@@ -3,7 +3,9 @@
 A turn holds one transaction from its beginning to its end, on one pooled connection: it
 begins, takes a transaction-scoped advisory lock on the conversation and marks the update
 processed (one round trip), then reads the row ``FOR UPDATE`` (a second); when it ends it
-writes (one round trip per kind of row) and commits. A second process with an update for the
+saves the conversation and adds its answers in one statement (``statements.py``), writes any
+other rows (one round trip per kind, rare: the end of a screening) and commits. A usual update
+takes four round trips. A second process with an update for the
 same person waits for the first to commit, so order holds across processes, and a re-delivered
 update waits and is then seen as a duplicate. At most ``db.PG_MAX_CONNECTIONS`` turns and
 queries of one process hold connections at once; the rest queue first come, first served, in
