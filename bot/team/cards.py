@@ -6,9 +6,9 @@ escaped as a whole after the patient's values were put in, so a name such as
 ``李 <b>&*`` arrives as text. Telegram counts a message's length after the HTML is parsed,
 in UTF-16 code units: :data:`MAX_TEXT` applies to ``plain``.
 
-Statuses move ``new → contacted → visit_scheduled → enrolled / screen_failed``;
-``not_reachable`` is offered on an open referral after ``models.ATTEMPTS_BEFORE_NOT_REACHABLE``
-recorded call attempts, and ``attempt`` records one more.
+Which buttons a card offers is the referral workflow's (:mod:`bot.workflow`); what each
+answer is called, and the values worked out from them, are the flow's
+(:mod:`bot.engine.derived`, ``labels`` and ``derived`` in ``flows/*.yaml``).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from bot.engine.record import Answer
 from bot.engine.rules import Verdict
 from bot.i18n import Catalogs, Translator, get_catalogs, negotiate
 from bot.i18n.languages import LANGUAGE_NAMES, SPOKEN_LANGUAGES
-from bot.storage.models import OPEN_REFERRAL_STATUSES, next_statuses
 from bot.storage.store import AnswerView, ReferralDetails
+from bot.workflow import ATTEMPT, ICONS, SHOW, actions_for
 
 #: The team works in Shanghai (China has no daylight saving time): times are shown there.
 TEAM_TZ = timezone(timedelta(hours=8), "UTC+8")
@@ -41,24 +41,8 @@ MAX_CAPTION = 1024
 MAX_WORDS = 60  # the patient's own words beside an answer, at most (characters)
 MAX_VALUE = 120  # a contact detail, at most (characters)
 
-ATTEMPT = "attempt"  # button: record a call attempt
-SHOW = "show"  # button: post the referral's card again
 #: What a card carries about the patient; the sharing consent names each of these.
 CARD_FIELDS = SHARED_FIELDS
-ICONS = {Verdict.PASS: "✅", Verdict.FAIL: "❌", Verdict.UNKNOWN: "❔", Verdict.PENDING: "❔"}
-
-
-def actions_for(status: str, attempts: int) -> list[str]:
-    """The buttons a card in ``status`` offers, after ``attempts`` recorded call attempts."""
-    actions = list(next_statuses(status, attempts))
-    if status in OPEN_REFERRAL_STATUSES:
-        actions.append(ATTEMPT)
-    return actions
-
-
-def allowed(action: str, status: str, attempts: int) -> bool:
-    """Whether ``action`` may be taken on a referral in ``status`` (else the card was stale)."""
-    return action in actions_for(status, attempts)
 
 
 @dataclass(frozen=True)
