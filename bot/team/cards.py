@@ -18,14 +18,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import cache
 
 from bot.engine import readback
-from bot.engine.answers import bmi
 from bot.engine.errors import FlowError
 from bot.engine.facts import Fact
-from bot.engine.flow import DONT_KNOW, Flow, flow_path, load_flow
+from bot.engine.flow import DONT_KNOW, Flow
+from bot.engine.flow_versions import load_flow_version
 from bot.engine.policy import SHARED_FIELDS
 from bot.engine.record import Answer
 from bot.engine.rules import Verdict
@@ -93,10 +93,10 @@ def team_time(moment: datetime) -> str:
 
 
 @cache
-def flow_for(flow_id: str) -> Flow | None:
-    """The flow a referral was screened with (None when it is no longer installed)."""
+def flow_for(flow_id: str, version: str | int | None = None) -> Flow | None:
+    """The flow a referral was screened with, in that version (None when it is not kept)."""
     try:
-        return load_flow(flow_path(flow_id))
+        return load_flow_version(flow_id, version)
     except FlowError:
         return None
 
@@ -185,45 +185,13 @@ class TeamTexts:
         return source or self.t.gettext("no source (direct)")
 
     def fact(self, fact: str, flow: Flow | None) -> str:
-        """A short name for an answered fact (the question itself when there is none)."""
-        t = self.t
-        labels = {
-            "diabetes_diagnosed": t.gettext("Diabetes diagnosed"),
-            "age": t.gettext("Age"),
-            "sex": t.gettext("Sex"),
-            "diabetes_type": t.gettext("Kind of diabetes"),
-            "frequent_hypoglycemia": t.gettext("Frequent low blood sugar"),
-            "severe_hypoglycemia_12m": t.gettext("Severe low blood sugar in 12 months"),
-            "diabetes_organ_complications": t.gettext("Organ complications of diabetes"),
-            "dka_uncontrolled": t.gettext("Uncontrolled ketoacidosis (DKA)"),
-            "hba1c": t.gettext("HbA1c"),
-            "c_peptide_fasting": t.gettext("C-peptide, fasting"),
-            "c_peptide_2h": t.gettext("C-peptide, 2 hours after a meal"),
-            "height": t.gettext("Height"),
-            "weight": t.gettext("Weight"),
-            "hemoglobin": t.gettext("Hemoglobin"),
-            "severe_allergies": t.gettext("Frequent severe allergies"),
-            "hiv": t.gettext("HIV"),
-            "hepatitis": t.gettext("Hepatitis B or C"),
-            "uncontrolled_infection": t.gettext("Uncontrolled infection"),
-            "acute_pancreatitis_history": t.gettext("Acute pancreatitis, ever"),
-            "thrombosis_history": t.gettext("Blood clot, ever"),
-            "severe_organ_disease": t.gettext("Serious heart, liver, kidney, lung, nerve disease"),
-            "pregnant": t.gettext("Pregnant"),
-            "pregnancy_planned": t.gettext("Planning a pregnancy"),
-            "breastfeeding": t.gettext("Breastfeeding"),
-            "mental_illness": t.gettext("Mental illness"),
-            "substance_abuse": t.gettext("Alcohol or drug problem"),
-            "tumor": t.gettext("Tumor, known or suspected"),
-            "other_autoimmune": t.gettext("Other autoimmune disease"),
-            "blood_disorder": t.gettext("Blood disease"),
-            "willing_to_consent": t.gettext("Willing to sign the consent form"),
-        }
-        if fact in labels:
-            return labels[fact]
-        if flow is not None and flow.has_question(fact):
-            return clip(t.pgettext(fact, flow.question(fact).text), 80)
-        return fact
+        """A short name for an answered fact: the flow's label, else the question itself."""
+        if flow is None or not flow.has_question(fact):
+            return fact
+        question = flow.question(fact)
+        if question.label:
+            return self.t.gettext(question.label)
+        return clip(self.t.pgettext(fact, question.text), 80)
 
     def criterion(self, flow: Flow, cid: str) -> str:
         for c in flow.criteria:
@@ -248,9 +216,11 @@ class TeamTexts:
 
     def answer_rows(self, details: ReferralDetails) -> list[tuple[str, str, str, str]]:
         """``(fact, label, normalised value, the patient's words)`` for each answer that counts,
-        in the flow's order; BMI (computed) after the weight. A bare number read in a unit
-        the patient did not type shows that unit: "65 g/L = 6.5 g/dL (65)"."""
-        flow = flow_for(details.flow_id)
+        in the flow's order; each value the flow works out (a BMI) after the last fact it
+        reads. A bare number read in a unit the patient did not type shows that unit:
+        "65 g/L = 6.5 g/dL (65)"."""
+        flow = flow_for(details.flow_id, details.flow_version)
+        derived = derived_values(details)
         rows = []
         for fact, answer in counted_answers(details).items():
             shown = self.value(fact, answer, flow)
@@ -259,16 +229,16 @@ class TeamTexts:
                 shown = readback.assumed_reading(self.t, question, given, details.lang) or shown
             words = answer.raw.strip()
             rows.append((fact, self.fact(fact, flow), shown, "" if words == shown else words))
-            if fact == "weight":
-                figure = body_mass_index(details)
+            for value in flow.derived_after(fact) if flow is not None else ():
+                figure = derived.get(value.id)
                 if figure is not None:
-                    rows.append(("bmi", self.t.gettext("BMI"), self.t.number(figure), ""))
+                    rows.append((value.id, self.t.gettext(value.label), self.t.number(figure), ""))
         return rows
 
     def verdicts(self, details: ReferralDetails) -> list[tuple[str, str, Verdict]]:
         """``(criterion id, title, verdict)`` in the flow's order (from the stored decision
         when the flow is gone)."""
-        flow = flow_for(details.flow_id)
+        flow = flow_for(details.flow_id, details.flow_version)
         if flow is not None:
             found = flow.evaluate(flow.view(_engine_answers(details.answers)))
             return [(cid, self.criterion(flow, cid), v) for cid, v in found.items()]
@@ -531,20 +501,20 @@ def patient_notice(t: Translator, ref: str) -> str:
     )
 
 
-def body_mass_index(details: ReferralDetails) -> Decimal | None:
-    """BMI from the weight (kg) and height (cm) answers, when both are numbers."""
-    try:
-        weight = Decimal(details.answers["weight"].value)
-        height = Decimal(details.answers["height"].value)
-        return bmi(weight, height)
-    except (KeyError, InvalidOperation, ValueError):
-        return None
+def derived_values(details: ReferralDetails) -> dict[str, Decimal]:
+    """The values the referral's flow works out from its exact answers (a BMI), by id."""
+    flow = flow_for(details.flow_id, details.flow_version)
+    if flow is None:
+        return {}
+    view = flow.view(_engine_answers(details.answers))
+    found = {d.id: d.exact(view) for d in flow.derived}
+    return {k: v for k, v in found.items() if v is not None}
 
 
 def counted_answers(details: ReferralDetails) -> dict[str, AnswerView]:
     """The answers that count (not those to questions no longer asked), in the flow's order."""
     answers = details.answers
-    flow = flow_for(details.flow_id)
+    flow = flow_for(details.flow_id, details.flow_version)
     if flow is None:
         return dict(answers)
     view = flow.view(_engine_answers(answers))
