@@ -265,20 +265,15 @@ def _measure(data: Mapping[str, Any], where: str, source: str) -> MeasureSpec:
     )
 
 
-def parse_flow(data: Any, source: str = "<flow>") -> Flow:
-    """Validate raw flow data and compile it; raise FlowError naming what is wrong."""
-    _check_keys(data, _TOP_KEYS, "flow", source)
-    if data.get("schema") != SCHEMA:
-        raise FlowError(source, "flow", f"'schema' must be {SCHEMA}")
-    flow_id = _need(data, "id", str, "flow", source)
-    version = _need(data, "version", int, "flow", source)
-    sets = data.get("option_sets") or {}
-    raw_questions = _need(data, "questions", list, "flow", source)
-    raw_criteria = _need(data, "criteria", list, "flow", source)
+_Staged = list[tuple[dict[str, Any], str, tuple[Option, ...]]]
 
-    # First pass: ids, kinds and options, so rules and conditions can be checked.
+
+def _stage_questions(
+    raw_questions: list[Any], sets: Mapping[str, Any], source: str
+) -> tuple[dict[str, FactInfo], _Staged]:
+    """First pass: ids, kinds and options, so rules and conditions can be checked."""
     infos: dict[str, FactInfo] = {}
-    staged: list[tuple[dict[str, Any], str, tuple[Option, ...]]] = []
+    staged: _Staged = []
     for index, raw in enumerate(raw_questions):
         where = f"question #{index + 1}"
         if not isinstance(raw, dict):
@@ -305,7 +300,11 @@ def parse_flow(data: Any, source: str = "<flow>") -> Flow:
             raise FlowError(source, where, f"'kind' must be choice or measurement, not {kind!r}")
         infos[qid] = FactInfo(kind, frozenset(o.id for o in options), index)
         staged.append((raw, where, options))
+    return infos, staged
 
+
+def _questions(staged: _Staged, infos: dict[str, FactInfo], source: str) -> list[Question]:
+    """Second pass: conditions (reading only earlier facts), measures and texts."""
     questions = []
     for raw, where, options in staged:
         qid = raw["id"]
@@ -333,9 +332,19 @@ def parse_flow(data: Any, source: str = "<flow>") -> Flow:
                 label=_optional_text(raw, "label", where, source),
             )
         )
+    if questions and questions[0].when is not None:
+        raise FlowError(
+            source, f"question {questions[0].id!r}", "the first question must always be asked"
+        )
+    return questions
 
-    derived = parse_derived(data.get("derived"), {q.id: q.measure for q in questions}, source)
-    by_id = {d.id: d for d in derived}
+
+def _criteria(
+    raw_criteria: list[Any],
+    infos: dict[str, FactInfo],
+    derived: Mapping[str, Derived],
+    source: str,
+) -> list[Criterion]:
     criteria = []
     seen: set[str] = set()
     for index, raw in enumerate(raw_criteria):
@@ -349,7 +358,7 @@ def parse_flow(data: Any, source: str = "<flow>") -> Flow:
             raise FlowError(source, where, "duplicate criterion id")
         seen.add(cid)
         try:
-            rule, facts = compile_rule(raw.get("rule"), infos, by_id)
+            rule, facts = compile_rule(raw.get("rule"), infos, derived)
         except RuleError as exc:
             raise FlowError(source, where, f"rule: {exc}") from None
         criteria.append(
@@ -363,13 +372,25 @@ def parse_flow(data: Any, source: str = "<flow>") -> Flow:
                 facts=facts,
             )
         )
+    return criteria
+
+
+def parse_flow(data: Any, source: str = "<flow>") -> Flow:
+    """Validate raw flow data and compile it; raise FlowError naming what is wrong."""
+    _check_keys(data, _TOP_KEYS, "flow", source)
+    if data.get("schema") != SCHEMA:
+        raise FlowError(source, "flow", f"'schema' must be {SCHEMA}")
+    flow_id = _need(data, "id", str, "flow", source)
+    version = _need(data, "version", int, "flow", source)
+    sets = data.get("option_sets") or {}
+    raw_questions = _need(data, "questions", list, "flow", source)
+    raw_criteria = _need(data, "criteria", list, "flow", source)
+    infos, staged = _stage_questions(raw_questions, sets, source)
+    questions = _questions(staged, infos, source)
+    derived = parse_derived(data.get("derived"), {q.id: q.measure for q in questions}, source)
+    criteria = _criteria(raw_criteria, infos, {d.id: d for d in derived}, source)
     if not questions or not criteria:
         raise FlowError(source, "flow", "a flow needs at least one question and one criterion")
-    if questions[0].when is not None:
-        raise FlowError(
-            source, f"question {questions[0].id!r}", "the first question must always be asked"
-        )
-
     return Flow(
         id=flow_id,
         version=version,

@@ -13,31 +13,30 @@ answer is called, and the values worked out from them, are the flow's
 
 from __future__ import annotations
 
-import html
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from decimal import Decimal
-from functools import cache
+from datetime import datetime
 
 from bot.engine import readback
-from bot.engine.errors import FlowError
-from bot.engine.facts import Fact
 from bot.engine.flow import DONT_KNOW, Flow
-from bot.engine.flow_versions import load_flow_version
 from bot.engine.policy import SHARED_FIELDS
 from bot.engine.record import Answer
 from bot.engine.rules import Verdict
 from bot.i18n import Catalogs, Translator, get_catalogs, negotiate
 from bot.i18n.languages import LANGUAGE_NAMES, SPOKEN_LANGUAGES
 from bot.storage.store import AnswerView, ReferralDetails
+from bot.team.lines import MAX_CAPTION as MAX_CAPTION
+from bot.team.lines import MAX_TEXT as MAX_TEXT
+from bot.team.lines import Lines
+from bot.team.lines import Text as Text
+from bot.team.lines import clip as clip
+from bot.team.lines import escape as escape
+from bot.team.lines import team_time as team_time
+from bot.team.lines import utf16_len as utf16_len
+from bot.team.screening import counted_answers, derived_values, engine_answers, flow_for
 from bot.workflow import ATTEMPT, ICONS, SHOW, actions_for
 
-#: The team works in Shanghai (China has no daylight saving time): times are shown there.
-TEAM_TZ = timezone(timedelta(hours=8), "UTC+8")
-MAX_TEXT = 4096  # Telegram's limit on a message, in UTF-16 code units after parsing
-MAX_CAPTION = 1024
 MAX_WORDS = 60  # the patient's own words beside an answer, at most (characters)
 MAX_VALUE = 120  # a contact detail, at most (characters)
 
@@ -49,14 +48,6 @@ CARD_FIELDS = SHARED_FIELDS
 class Button:
     label: str
     action: str  # a status, ATTEMPT or SHOW
-
-
-@dataclass(frozen=True)
-class Text:
-    """A message as plain text and as escaped HTML (one ``<b>`` per bold line)."""
-
-    plain: str
-    html: str
 
 
 @dataclass(frozen=True)
@@ -74,57 +65,6 @@ class LastChange:
     label: str  # a short coordinator label ("Li W."), never their id
     at: datetime
     action: str  # the new status, or ATTEMPT
-
-
-def utf16_len(text: str) -> int:
-    """Length as Telegram counts it."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def clip(text: str, limit: int) -> str:
-    """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
-    one_line = " ".join(text.split())
-    return one_line if len(one_line) <= limit else one_line[: limit - 1].rstrip() + "…"
-
-
-def team_time(moment: datetime) -> str:
-    """A time as the team reads it (Shanghai time)."""
-    return moment.astimezone(TEAM_TZ).strftime("%Y-%m-%d %H:%M")
-
-
-@cache
-def flow_for(flow_id: str, version: str | int | None = None) -> Flow | None:
-    """The flow a referral was screened with, in that version (None when it is not kept)."""
-    try:
-        return load_flow_version(flow_id, version)
-    except FlowError:
-        return None
-
-
-class _Lines:
-    """Lines of a message, each plain text; bold lines become ``<b>`` in the HTML."""
-
-    def __init__(self) -> None:
-        self.items: list[tuple[str, bool]] = []
-
-    def add(self, text: str, *, bold: bool = False) -> None:
-        self.items.append((text, bold))
-
-    def gap(self) -> None:
-        if self.items and self.items[-1][0]:
-            self.items.append(("", False))
-
-    def text(self) -> Text:
-        plain = "\n".join(text for text, _ in self.items).strip("\n")
-        marked = "\n".join(
-            f"<b>{escape(text)}</b>" if bold and text else escape(text) for text, bold in self.items
-        ).strip("\n")
-        return Text(plain, marked)
-
-
-def escape(text: str) -> str:
-    """Escape text for Telegram's HTML."""
-    return html.escape(text, quote=False)
 
 
 class TeamTexts:
@@ -240,7 +180,7 @@ class TeamTexts:
         when the flow is gone)."""
         flow = flow_for(details.flow_id, details.flow_version)
         if flow is not None:
-            found = flow.evaluate(flow.view(_engine_answers(details.answers)))
+            found = flow.evaluate(flow.view(engine_answers(details.answers)))
             return [(cid, self.criterion(flow, cid), v) for cid, v in found.items()]
         if details.decision is None:
             return []
@@ -268,8 +208,23 @@ class TeamTexts:
         words: int,
         keep_answers: int | None,
     ) -> Text:
+        lines = Lines()
+        self._head(lines, details)
+        lines.gap()
+        self._status_lines(lines, details, last)
+        lines.gap()
+        self._contact_lines(lines, details)
+        verdicts = self.verdicts(details)
+        if verdicts:
+            lines.gap()
+            lines.add(self.t.gettext("Criteria"), bold=True)
+            for _cid, title, verdict in verdicts:
+                lines.add(f"{ICONS[verdict]} {title}")
+        self._answer_lines(lines, details, words, keep_answers)
+        return lines.text()
+
+    def _head(self, lines: Lines, details: ReferralDetails) -> None:
         t = self.t
-        lines = _Lines()
         lines.add(t.gettext("Referral {ref}", ref=details.ref_code), bold=True)
         lines.add(t.gettext("Outcome: {outcome}", outcome=self.outcome(details.outcome)))
         protocol = details.decision.protocol_version if details.decision else ""
@@ -289,7 +244,11 @@ class TeamTexts:
             )
         )
         lines.add(t.gettext("Received: {time}", time=team_time(details.created_at)))
-        lines.gap()
+
+    def _status_lines(
+        self, lines: Lines, details: ReferralDetails, last: LastChange | None
+    ) -> None:
+        t = self.t
         lines.add(t.gettext("Status: {status}", status=self.status(details.status)), bold=True)
         if last is not None:
             if last.action == ATTEMPT:
@@ -315,53 +274,51 @@ class TeamTexts:
                 )
             )
 
-        lines.gap()
+    def _contact_lines(self, lines: Lines, details: ReferralDetails) -> None:
+        t = self.t
         lines.add(t.gettext("Contact"), bold=True)
         contact = details.contact
         if contact is None:
             lines.add(t.gettext("No contact details."))
-        else:
-            for label, value in (
-                (t.gettext("Name"), contact.name),
-                (t.gettext("Phone"), contact.phone),
-                (t.gettext("E-mail"), contact.email),
-                (t.gettext("Telegram"), f"@{contact.username}" if contact.username else None),
-                (
-                    t.gettext("Best time to call"),
-                    self.best_time(contact.best_time) if contact.best_time else None,
-                ),
-                (
-                    t.gettext("Language for the call"),
-                    self.language(contact.call_lang) if contact.call_lang else None,
-                ),
-            ):
-                if value:
-                    lines.add(self.pair(label, clip(value, MAX_VALUE)))
+            return
+        for label, value in (
+            (t.gettext("Name"), contact.name),
+            (t.gettext("Phone"), contact.phone),
+            (t.gettext("E-mail"), contact.email),
+            (t.gettext("Telegram"), f"@{contact.username}" if contact.username else None),
+            (
+                t.gettext("Best time to call"),
+                self.best_time(contact.best_time) if contact.best_time else None,
+            ),
+            (
+                t.gettext("Language for the call"),
+                self.language(contact.call_lang) if contact.call_lang else None,
+            ),
+        ):
+            if value:
+                lines.add(self.pair(label, clip(value, MAX_VALUE)))
 
-        verdicts = self.verdicts(details)
-        if verdicts:
-            lines.gap()
-            lines.add(t.gettext("Criteria"), bold=True)
-            for _cid, title, verdict in verdicts:
-                lines.add(f"{ICONS[verdict]} {title}")
-
+    def _answer_lines(
+        self, lines: Lines, details: ReferralDetails, words: int, keep_answers: int | None
+    ) -> None:
         rows = self.answer_rows(details)
-        if rows:
-            lines.gap()
-            lines.add(t.gettext("Answers (the patient's own words in brackets)"), bold=True)
-            shown = rows if keep_answers is None else rows[:keep_answers]
-            for _fact, label, value, said in shown:
-                text = f"{value} ({clip(said, words)})" if said else value
-                lines.add(self.pair(label, text))
-            if len(shown) < len(rows):
-                lines.add(
-                    t.ngettext(
-                        "… {n} more answer: see /export",
-                        "… {n} more answers: see /export",
-                        len(rows) - len(shown),
-                    )
+        if not rows:
+            return
+        t = self.t
+        lines.gap()
+        lines.add(t.gettext("Answers (the patient's own words in brackets)"), bold=True)
+        shown = rows if keep_answers is None else rows[:keep_answers]
+        for _fact, label, value, said in shown:
+            text = f"{value} ({clip(said, words)})" if said else value
+            lines.add(self.pair(label, text))
+        if len(shown) < len(rows):
+            lines.add(
+                t.ngettext(
+                    "… {n} more answer: see /export",
+                    "… {n} more answers: see /export",
+                    len(rows) - len(shown),
                 )
-        return lines.text()
+            )
 
     def pair(self, label: str, value: str) -> str:
         return self.t.gettext("{label}: {value}", label=label, value=value)
@@ -371,7 +328,7 @@ class TeamTexts:
     def digest(self, referrals: Sequence[ReferralDetails], *, max_codes: int = 100) -> Text:
         """One card for a burst: how many, by outcome, and the reference codes."""
         t = self.t
-        lines = _Lines()
+        lines = Lines()
         n = len(referrals)
         lines.add(
             t.ngettext(
@@ -405,7 +362,7 @@ class TeamTexts:
 
     def reminder(self, refs: Sequence[str], hours: int, *, max_codes: int = 100) -> Text:
         t = self.t
-        lines = _Lines()
+        lines = Lines()
         lines.add(
             t.ngettext(
                 "⏰ Reminder: {n} referral has not been acknowledged for {hours} hours",
@@ -424,7 +381,7 @@ class TeamTexts:
     def open_list(self, referrals: Sequence[ReferralDetails], *, max_rows: int = 40) -> Text:
         """``/referrals``: the open referrals, oldest first."""
         t = self.t
-        lines = _Lines()
+        lines = Lines()
         if not referrals:
             lines.add(t.gettext("No open referrals."))
             return lines.text()
@@ -499,30 +456,3 @@ def patient_notice(t: Translator, ref: str) -> str:
         "Your reference code is {ref}.",
         ref=ref,
     )
-
-
-def derived_values(details: ReferralDetails) -> dict[str, Decimal]:
-    """The values the referral's flow works out from its exact answers (a BMI), by id."""
-    flow = flow_for(details.flow_id, details.flow_version)
-    if flow is None:
-        return {}
-    view = flow.view(_engine_answers(details.answers))
-    found = {d.id: d.exact(view) for d in flow.derived}
-    return {k: v for k, v in found.items() if v is not None}
-
-
-def counted_answers(details: ReferralDetails) -> dict[str, AnswerView]:
-    """The answers that count (not those to questions no longer asked), in the flow's order."""
-    answers = details.answers
-    flow = flow_for(details.flow_id, details.flow_version)
-    if flow is None:
-        return dict(answers)
-    view = flow.view(_engine_answers(answers))
-    counted = {f for f in answers if view.status(f) is Fact.ANSWERED}
-    known = [q.id for q in flow.questions if q.id in counted]
-    extra = [f for f in answers if f not in known and not flow.has_question(f)]
-    return {f: answers[f] for f in known + extra}
-
-
-def _engine_answers(answers: dict[str, AnswerView]) -> dict[str, Answer]:
-    return {f: Answer(a.value, a.raw, a.unit) for f, a in answers.items()}

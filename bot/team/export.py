@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 from bot.engine.answers import canonical_unit
 from bot.engine.rules import Verdict
 from bot.storage.store import ReferralDetails
-from bot.team.cards import TEAM_TZ, TeamTexts, counted_answers, derived_values, flow_for
+from bot.team.cards import TeamTexts
+from bot.team.lines import TEAM_TZ
+from bot.team.screening import counted_answers, derived_values, flow_for
 
 BASE_COLUMNS = (
     "ref",
