@@ -177,3 +177,46 @@ async def test_a_referral_is_shown_with_the_flow_version_that_decided_it(
     flow_for.cache_clear()
     card = TeamTexts("en").card(referral).plain
     assert "❌" not in card and "version 3" in card
+
+
+def _release_version_4(flows: Path) -> None:
+    """Keep version 3 beside the file and make the file version 4, with a new question."""
+    (flows / "second_trial").mkdir(exist_ok=True)
+    shutil.copy(flows / "second_trial.yaml", flows / "second_trial" / "3.yaml")
+    data = yaml.safe_load(SOURCE.read_text(encoding="utf-8"))
+    data["version"], data["protocol"] = 4, "DEMO-2 v4"
+    data["questions"][1]["id"] = "smokes_now"
+    data["criteria"][1]["rule"] = {"none_yes": ["smokes_now"]}
+    for criterion in data["criteria"][2:]:
+        criterion["rule"]["by"]["fact"] = "smokes_now"
+    for question in data["questions"][2:]:
+        question["when"]["fact"] = "smokes_now"
+    (flows / "second_trial.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    flow_for.cache_clear()
+
+
+async def test_an_unfinished_screening_of_an_older_version_starts_again_kindly(
+    flows: Path, store: Store
+) -> None:
+    old = Conversations(Engine(load_flow(flows / "second_trial.yaml")), store)
+    midway = Inbound("tg:9004", chat_id=9004, lang_hint="es")
+    for event in (Event.start(), Event.tap("consent", "agree"), Event.tap("adult", "yes")):
+        await old.handle(midway, event)
+    await screen(old, 9005, "en", "170 cm", "80 kg")  # finished under version 3
+    _release_version_4(flows)
+    new = Conversations(Engine(load_flow(flows / "second_trial.yaml")), store)
+
+    result = await new.handle(midway, Event.tap("smoker", "no"))  # a button of version 3
+    assert result is not None
+    texts = [r.text for r in result.replies]
+    assert "Las preguntas de este estudio han cambiado" in texts[0], texts
+    assert result.replies[-1].step == "adult"  # the first question again, consent kept
+    conv = await new.current(midway)
+    assert conv.flow_version == "4" and conv.state == "adult" and not conv.answers
+    result = await new.handle(midway, Event.tap("adult", "yes"))
+    assert result is not None and result.replies[-1].step == "smokes_now"
+
+    finished = await new.current(Inbound("tg:9005", chat_id=9005))
+    assert finished.state == "done" and finished.flow_version == "3"  # decided: kept
+    (referral,) = [r for r in await store.referrals() if r.flow_version == "3"]
+    assert "✅ Not smoking" in TeamTexts("en").card(referral).plain
