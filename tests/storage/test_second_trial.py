@@ -1,27 +1,27 @@
 """A second trial through the whole product, with no code that names its facts: screening
-in two languages through storage, the handoff card, the CSV, the funnel and the replay;
-and a referral shown with the flow version that decided it."""
+in two languages through storage (each backend), the handoff card, the CSV, the funnel and
+the replay; a referral shown with the flow version that decided it; an unfinished screening
+of an older version started again kindly."""
 
 from __future__ import annotations
 
 import csv
 import io
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
 from bot.channels.replay import run_profile
-from bot.config import Settings
 from bot.conversations import Conversations, Inbound
 from bot.engine import flow as flow_module
 from bot.engine.engine import Engine
 from bot.engine.events import Event
 from bot.engine.flow import load_flow
 from bot.engine.flow_versions import kept_versions, load_flow_version
-from bot.storage import Store, commands
+from bot.storage import Store
 from bot.team.cards import TeamTexts
 from bot.team.export import referrals_csv
 from bot.team.screening import flow_for
@@ -41,21 +41,6 @@ def flows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     flow_for.cache_clear()
     yield folder
     flow_for.cache_clear()
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'second.db'}",
-        data_encryption_key=commands.keygen(),
-        _env_file=None,  # type: ignore[call-arg]
-    )
-    await commands.upgrade(settings)
-    opened = await Store.open(settings)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def screen(
