@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from bot.engine.engine import Engine
 from bot.engine.events import Event, Result
 from bot.engine.machine import DONE
+from bot.engine.outdated import erases, outdated, start_again
 from bot.engine.record import Conversation
 from bot.storage.store import Store
 from bot.storage.turns import Turn
@@ -47,7 +48,10 @@ class Conversations:
             except (KeyError, TypeError, ValueError):
                 log.warning("unreadable conversation record; starting again")
             else:
-                if conv.flow_id == self.engine.flow.id and self.engine.knows_state(conv.state):
+                known = self.engine.knows_state(conv.state)
+                if conv.flow_id == self.engine.flow.id and (
+                    known or outdated(self.engine.flow, conv)
+                ):
                     return conv
         return self.engine.new(inbound.lang_hint, inbound.source)
 
@@ -59,7 +63,10 @@ class Conversations:
             conv = self._restore(turn, inbound)
             if inbound.source and not conv.source and not conv.history:
                 conv.source = inbound.source
-            result = self.engine.handle(conv, event)
+            if outdated(self.engine.flow, conv) and not erases(event):
+                result = start_again(self.engine, conv)  # an older version's questions
+            else:
+                result = self.engine.handle(conv, event)
             if result.erase:
                 if not turn.is_new:
                     turn.erase()
@@ -119,6 +126,8 @@ class Conversations:
         before a crash has not seen yet.
         """
         conv = await self.current(inbound)
+        if outdated(self.engine.flow, conv):
+            return start_again(self.engine, conv)  # said again, saved with the next message
         result = self.engine.prompt(conv)
         ref = (conv.outcome or {}).get("ref")
         if conv.state == DONE and isinstance(ref, str) and ref:

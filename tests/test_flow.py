@@ -13,6 +13,7 @@ from bot.engine.engine import Engine
 from bot.engine.errors import FlowError
 from bot.engine.events import Event
 from bot.engine.flow import flow_path, load_flow, parse_flow
+from bot.i18n.extract import extract_flow
 from tests.conftest import DATA
 from tests.spec_reference import CRITERIA as SPEC_CRITERIA
 
@@ -219,3 +220,12 @@ def test_the_kept_view_follows_every_change_of_the_answers(engine: Engine) -> No
     assert flow.evaluate(flow.view({"diagnosis": Answer("t1d"), "age": Answer("45")})) == (
         flow.evaluate(first)
     )
+
+
+def test_every_question_has_a_team_label_and_labels_are_extracted_without_context() -> None:
+    for path in (flow_path("nct06751199"), DATA / "second_trial.yaml"):
+        flow = load_flow(path)
+        assert all(q.label for q in flow.questions), path
+        with path.open("rb") as handle:
+            plain = {m for _l, f, m, _c in extract_flow(handle, None, None, None) if f == "gettext"}
+        assert {q.label for q in flow.questions} | {d.label for d in flow.derived} == plain

@@ -12,8 +12,10 @@ from typing import Any
 import yaml
 
 from bot.engine.answers import BareRule, MeasureSpec
+from bot.engine.derived import Derived, parse_derived
 from bot.engine.errors import FlowError
 from bot.engine.facts import FactView
+from bot.engine.flow_ids import check_option_id, check_question_id
 from bot.engine.rules import (
     Condition,
     FactInfo,
@@ -43,6 +45,7 @@ _QUESTION_KEYS = frozenset(
         "plausible",
         "whole",
         "dont_know",
+        "label",
     }
 )
 _MEASURE_ONLY = frozenset({"quantity", "units", "bare", "ask_units", "plausible", "whole"})
@@ -60,6 +63,7 @@ _TOP_KEYS = frozenset(
         "questions",
         "criteria",
         "safety",
+        "derived",
     }
 )
 DONT_KNOW = "unknown"
@@ -85,6 +89,7 @@ class Question:
     when: Condition | None = None
     when_facts: frozenset[str] = frozenset()
     measure: MeasureSpec | None = None
+    label: str = ""  # a short name for the study team (English source text)
 
     @property
     def option_ids(self) -> frozenset[str]:
@@ -119,6 +124,7 @@ class Flow:
     criteria: tuple[Criterion, ...]
     source: str = ""
     safety: Safety = field(default_factory=Safety)
+    derived: tuple[Derived, ...] = ()
     _index: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
     _last: dict[str, FactView] = field(default_factory=dict, compare=False, repr=False)
 
@@ -136,6 +142,10 @@ class Flow:
     def position(self, qid: str) -> int:
         """Return the 0-based position of question ``qid``."""
         return self._index[qid]
+
+    def derived_after(self, qid: str) -> tuple[Derived, ...]:
+        """Return the derived values shown after question ``qid`` (the last fact they read)."""
+        return tuple(d for d in self.derived if max(d.facts, key=self.position) == qid)
 
     @cached_property
     def conditions(self) -> dict[str, Condition]:
@@ -177,7 +187,9 @@ def _check_keys(data: Any, allowed: frozenset[str], where: str, source: str) -> 
         raise FlowError(source, where, f"unknown key(s) {extra}")
 
 
-def _options(raw: Any, sets: Mapping[str, Any], where: str, source: str) -> tuple[Option, ...]:
+def _options(
+    raw: Any, sets: Mapping[str, Any], qid: str, where: str, source: str
+) -> tuple[Option, ...]:
     if isinstance(raw, str):
         if raw not in sets:
             raise FlowError(source, where, f"unknown option set {raw!r}")
@@ -194,9 +206,18 @@ def _options(raw: Any, sets: Mapping[str, Any], where: str, source: str) -> tupl
             )
         options.append(Option(item["id"], item["label"]))
     ids = [o.id for o in options]
+    for oid in ids:
+        check_option_id(qid, oid, where, source)
     if len(set(ids)) != len(ids):
         raise FlowError(source, where, f"duplicate option ids {ids}")
     return tuple(options)
+
+
+def _optional_text(data: Mapping[str, Any], key: str, where: str, source: str) -> str:
+    value = data.get(key, "")
+    if not isinstance(value, str):
+        raise FlowError(source, where, f"'{key}' must be text")
+    return value.strip()
 
 
 def _decimal(value: Any, where: str, source: str) -> Decimal:
@@ -244,26 +265,22 @@ def _measure(data: Mapping[str, Any], where: str, source: str) -> MeasureSpec:
     )
 
 
-def parse_flow(data: Any, source: str = "<flow>") -> Flow:
-    """Validate raw flow data and compile it; raise FlowError naming what is wrong."""
-    _check_keys(data, _TOP_KEYS, "flow", source)
-    if data.get("schema") != SCHEMA:
-        raise FlowError(source, "flow", f"'schema' must be {SCHEMA}")
-    flow_id = _need(data, "id", str, "flow", source)
-    version = _need(data, "version", int, "flow", source)
-    sets = data.get("option_sets") or {}
-    raw_questions = _need(data, "questions", list, "flow", source)
-    raw_criteria = _need(data, "criteria", list, "flow", source)
+_Staged = list[tuple[dict[str, Any], str, tuple[Option, ...]]]
 
-    # First pass: ids, kinds and options, so rules and conditions can be checked.
+
+def _stage_questions(
+    raw_questions: list[Any], sets: Mapping[str, Any], source: str
+) -> tuple[dict[str, FactInfo], _Staged]:
+    """First pass: ids, kinds and options, so rules and conditions can be checked."""
     infos: dict[str, FactInfo] = {}
-    staged: list[tuple[dict[str, Any], str, tuple[Option, ...]]] = []
+    staged: _Staged = []
     for index, raw in enumerate(raw_questions):
         where = f"question #{index + 1}"
         if not isinstance(raw, dict):
             raise FlowError(source, where, "must be a mapping")
         qid = _need(raw, "id", str, where, source)
         where = f"question {qid!r}"
+        check_question_id(qid, where, source)
         _check_keys(raw, _QUESTION_KEYS, where, source)
         if qid in infos:
             raise FlowError(source, where, "duplicate question id")
@@ -273,7 +290,7 @@ def parse_flow(data: Any, source: str = "<flow>") -> Flow:
                 raise FlowError(
                     source, where, f"a choice has no {sorted(_MEASURE_ONLY & set(raw))}"
                 )
-            options = _options(raw.get("options"), sets, where, source)
+            options = _options(raw.get("options"), sets, qid, where, source)
         elif kind == "measurement":
             if "options" in raw:
                 raise FlowError(source, where, "a measurement has no 'options'")
@@ -283,7 +300,11 @@ def parse_flow(data: Any, source: str = "<flow>") -> Flow:
             raise FlowError(source, where, f"'kind' must be choice or measurement, not {kind!r}")
         infos[qid] = FactInfo(kind, frozenset(o.id for o in options), index)
         staged.append((raw, where, options))
+    return infos, staged
 
+
+def _questions(staged: _Staged, infos: dict[str, FactInfo], source: str) -> list[Question]:
+    """Second pass: conditions (reading only earlier facts), measures and texts."""
     questions = []
     for raw, where, options in staged:
         qid = raw["id"]
@@ -308,9 +329,22 @@ def parse_flow(data: Any, source: str = "<flow>") -> Flow:
                 when=when,
                 when_facts=when_facts,
                 measure=_measure(raw, where, source) if raw["kind"] == "measurement" else None,
+                label=_optional_text(raw, "label", where, source),
             )
         )
+    if questions and questions[0].when is not None:
+        raise FlowError(
+            source, f"question {questions[0].id!r}", "the first question must always be asked"
+        )
+    return questions
 
+
+def _criteria(
+    raw_criteria: list[Any],
+    infos: dict[str, FactInfo],
+    derived: Mapping[str, Derived],
+    source: str,
+) -> list[Criterion]:
     criteria = []
     seen: set[str] = set()
     for index, raw in enumerate(raw_criteria):
@@ -324,7 +358,7 @@ def parse_flow(data: Any, source: str = "<flow>") -> Flow:
             raise FlowError(source, where, "duplicate criterion id")
         seen.add(cid)
         try:
-            rule, facts = compile_rule(raw.get("rule"), infos)
+            rule, facts = compile_rule(raw.get("rule"), infos, derived)
         except RuleError as exc:
             raise FlowError(source, where, f"rule: {exc}") from None
         criteria.append(
@@ -338,13 +372,25 @@ def parse_flow(data: Any, source: str = "<flow>") -> Flow:
                 facts=facts,
             )
         )
+    return criteria
+
+
+def parse_flow(data: Any, source: str = "<flow>") -> Flow:
+    """Validate raw flow data and compile it; raise FlowError naming what is wrong."""
+    _check_keys(data, _TOP_KEYS, "flow", source)
+    if data.get("schema") != SCHEMA:
+        raise FlowError(source, "flow", f"'schema' must be {SCHEMA}")
+    flow_id = _need(data, "id", str, "flow", source)
+    version = _need(data, "version", int, "flow", source)
+    sets = data.get("option_sets") or {}
+    raw_questions = _need(data, "questions", list, "flow", source)
+    raw_criteria = _need(data, "criteria", list, "flow", source)
+    infos, staged = _stage_questions(raw_questions, sets, source)
+    questions = _questions(staged, infos, source)
+    derived = parse_derived(data.get("derived"), {q.id: q.measure for q in questions}, source)
+    criteria = _criteria(raw_criteria, infos, {d.id: d for d in derived}, source)
     if not questions or not criteria:
         raise FlowError(source, "flow", "a flow needs at least one question and one criterion")
-    if questions[0].when is not None:
-        raise FlowError(
-            source, f"question {questions[0].id!r}", "the first question must always be asked"
-        )
-
     return Flow(
         id=flow_id,
         version=version,
@@ -356,6 +402,7 @@ def parse_flow(data: Any, source: str = "<flow>") -> Flow:
         criteria=tuple(criteria),
         source=source,
         safety=parse_safety(data.get("safety"), infos, source),
+        derived=derived,
     )
 
 

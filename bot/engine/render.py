@@ -8,7 +8,6 @@ id as context (options with "option", criteria with "criterion:<id>", units with
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 
 from bot.engine import answers, readback
 from bot.engine.events import Choice, Reply
@@ -305,18 +304,10 @@ class Renderer(Notices):
         return "\n".join(lines)
 
     def figures(self, conv: Conversation) -> dict[str, str]:
-        """Return the numbers a reason may name: the BMI worked out from the answers."""
+        """Return the numbers a reason may name: the flow's derived values (a BMI), by id."""
         view = self.flow.view(conv.answers)
-        by_quantity: dict[str, Decimal | None] = {}
-        for q in self.flow.questions:
-            span = view.span(q.id) if q.measure is not None else None
-            if q.measure is not None:  # only an exact value, not a bound such as "<60"
-                exact = span is not None and span.low is not None and span.low == span.high
-                by_quantity[q.measure.quantity] = span.low if exact and span else None
-        kg, cm = by_quantity.get("weight"), by_quantity.get("height")
-        if kg is None or cm is None or cm <= 0:
-            return {}
-        return {"bmi": self.t(conv).number(answers.bmi(kg, cm))}
+        found = {d.id: d.exact(view) for d in self.flow.derived}
+        return {k: self.t(conv).number(v) for k, v in found.items() if v is not None}
 
     def ending(
         self, conv: Conversation, outcome: str, failed: Sequence[str], unknown: Sequence[str]

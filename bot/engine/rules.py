@@ -23,6 +23,7 @@ from enum import Enum
 from typing import Any
 
 from bot.engine.answers import bmi
+from bot.engine.derived import Derived
 from bot.engine.facts import UNKNOWN, Fact, FactView
 from bot.engine.spans import Span
 
@@ -67,8 +68,11 @@ def _combine_all(verdicts: Sequence[Verdict]) -> Verdict:
 class _Compiler:
     """Turn rule and condition trees into callables, checking them against the facts."""
 
-    def __init__(self, facts: Mapping[str, FactInfo]) -> None:
+    def __init__(
+        self, facts: Mapping[str, FactInfo], derived: Mapping[str, Derived] | None = None
+    ) -> None:
         self.facts = facts
+        self.derived = derived or {}
         self.used: set[str] = set()
 
     # -- shared argument checks ------------------------------------------------------
@@ -331,19 +335,20 @@ def _excused(c: _Compiler, node: Any) -> Rule:
     return rule
 
 
-def _bmi_between(c: _Compiler, node: Any) -> Rule:
-    """BMI (kg/m², half up to one decimal) from min to max, both ends included."""
-    args = c.args(node, {"weight", "height", "min", "max"})
-    weight, height = c.fact(args["weight"], "measurement"), c.fact(args["height"], "measurement")
+def _derived_between(c: _Compiler, node: Any) -> Rule:
+    """A value the flow works out (``derived``) from min to max, both ends included."""
+    args = c.args(node, {"value", "min", "max"})
+    name = args["value"]
+    if not isinstance(name, str) or name not in c.derived:
+        raise RuleError(f"unknown derived value {name!r}")
+    derived = c.derived[name]
+    facts = tuple(c.fact(f, "measurement") for f in derived.facts)
     passing = Span(c.number(args["min"], "min"), c.number(args["max"], "max"))
 
     def rule(view: FactView) -> Verdict:
-        if Fact.PENDING in (view.status(weight), view.status(height)):
+        if any(view.status(f) is Fact.PENDING for f in facts):
             return Verdict.PENDING
-        kg, cm = view.span(weight), view.span(height)
-        if kg is None or cm is None:
-            return Verdict.UNKNOWN
-        return _verdict(bmi_span(kg, cm), passing)
+        return _verdict(derived.span(view), passing)
 
     return rule
 
@@ -368,17 +373,19 @@ RULES: dict[str, Callable[[_Compiler, Any], Rule]] = {
     "at_least": _at_least,
     "below": _below,
     "between": _between,
-    "bmi_between": _bmi_between,
     "by": _by,
+    "derived_between": _derived_between,
     "choice": _choice,
     "excused": _excused,
     "none_yes": _none_yes,
 }
 
 
-def compile_rule(node: Any, facts: Mapping[str, FactInfo]) -> tuple[Rule, frozenset[str]]:
+def compile_rule(
+    node: Any, facts: Mapping[str, FactInfo], derived: Mapping[str, Derived] | None = None
+) -> tuple[Rule, frozenset[str]]:
     """Compile a criterion's rule tree; return it with the facts it reads."""
-    compiler = _Compiler(facts)
+    compiler = _Compiler(facts, derived)
     return compiler.rule(node), frozenset(compiler.used)
 
 

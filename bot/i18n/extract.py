@@ -3,6 +3,8 @@
 ``flows/*.yaml``: question texts and "why" lines get the question id as context; option
 labels get "option"; criterion texts get "criterion:<id>"; the flow's title and site get
 "flow"; urgent advice gets "safety:<situation id>" and emergency-number places "place".
+A question's ``label`` and a derived value's ``label`` (short names the study team reads)
+get no context, so one word such as "Age" is one entry across flows.
 ``bot/engine/units.yaml``: unit labels get "unit". These are exactly the contexts the
 engine's renderer translates them with.
 """
@@ -14,7 +16,7 @@ from typing import IO, Any
 
 import yaml
 
-Extracted = tuple[int, str, tuple[str, str], list[str]]
+Extracted = tuple[int, str, tuple[str, str] | str, list[str]]
 DONT_KNOW_LABEL = "I don't know this value"  # offered with every measurement question
 
 
@@ -34,6 +36,12 @@ def _entry(node: yaml.Node | None, context: str, comment: str = "") -> Iterator[
     text = _scalar(node)
     if node is not None and text is not None:
         yield node.start_mark.line + 1, "pgettext", (context, text), [comment] if comment else []
+
+
+def _label(node: yaml.Node | None, comment: str) -> Iterator[Extracted]:
+    text = _scalar(node)
+    if node is not None and text is not None:
+        yield node.start_mark.line + 1, "gettext", text, [comment]
 
 
 def _options(node: yaml.Node | None) -> Iterator[Extracted]:
@@ -69,6 +77,7 @@ def extract_flow(
         qid = _scalar(fields.get("id")) or "?"
         yield from _entry(fields.get("text"), qid, "a question; keep it plain and short")
         yield from _entry(fields.get("why"), qid, "why we ask this question")
+        yield from _label(fields.get("label"), "a short name of an answer, for the study team")
         yield from _options(fields.get("options"))
         measured = measured or _scalar(fields.get("kind")) == "measurement"
     if measured and root is not None:
@@ -77,6 +86,10 @@ def extract_flow(
             "pgettext",
             ("option", DONT_KNOW_LABEL),
             ["an answer button"],
+        )
+    for value in getattr(top.get("derived"), "value", []):
+        yield from _label(
+            _mapping(value).get("label"), "a value worked out from answers, for the study team"
         )
     yield from _safety(_mapping(top.get("safety") or yaml.MappingNode("", [])))
     for criterion in getattr(top.get("criteria"), "value", []):

@@ -33,37 +33,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+# The referral workflow has its own module; these names stay importable from here.
+from bot.workflow import ATTEMPTS_BEFORE_NOT_REACHABLE as ATTEMPTS_BEFORE_NOT_REACHABLE
+from bot.workflow import NEXT_STATUSES as NEXT_STATUSES
+from bot.workflow import OPEN_REFERRAL_STATUSES as OPEN_REFERRAL_STATUSES
+from bot.workflow import REFERRAL_STATUSES as REFERRAL_STATUSES
+from bot.workflow import next_statuses as next_statuses
+
 CONVERSATION_STATUSES = ("active", "finished", "abandoned")
-REFERRAL_STATUSES = (
-    "new",
-    "contacted",
-    "visit_scheduled",
-    "enrolled",
-    "screen_failed",
-    "not_reachable",
-)
-OPEN_REFERRAL_STATUSES = ("new", "contacted", "visit_scheduled")
-#: The referral workflow: which status may follow which. The store refuses anything else.
-NEXT_STATUSES: dict[str, tuple[str, ...]] = {
-    "new": ("contacted",),
-    "contacted": ("visit_scheduled", "screen_failed"),
-    "visit_scheduled": ("enrolled", "screen_failed"),
-    "not_reachable": ("contacted",),  # the patient called back after all
-    "enrolled": (),
-    "screen_failed": (),
-}
-#: An open referral may become ``not_reachable`` after this many recorded call attempts.
-ATTEMPTS_BEFORE_NOT_REACHABLE = 3
-
-
-def next_statuses(status: str, attempts: int) -> tuple[str, ...]:
-    """The statuses a referral in ``status`` may move to, after ``attempts`` call attempts."""
-    following = NEXT_STATUSES.get(status, ())
-    if status in OPEN_REFERRAL_STATUSES and attempts >= ATTEMPTS_BEFORE_NOT_REACHABLE:
-        following = (*following, "not_reachable")
-    return following
-
-
 OUTBOX_STATUSES = ("pending", "sent", "failed")
 WEB_ROLES = ("coordinator", "viewer")
 

@@ -6,73 +6,48 @@ escaped as a whole after the patient's values were put in, so a name such as
 ``李 <b>&*`` arrives as text. Telegram counts a message's length after the HTML is parsed,
 in UTF-16 code units: :data:`MAX_TEXT` applies to ``plain``.
 
-Statuses move ``new → contacted → visit_scheduled → enrolled / screen_failed``;
-``not_reachable`` is offered on an open referral after ``models.ATTEMPTS_BEFORE_NOT_REACHABLE``
-recorded call attempts, and ``attempt`` records one more.
+Which buttons a card offers is the referral workflow's (:mod:`bot.workflow`); what each
+answer is called, and the values worked out from them, are the flow's
+(:mod:`bot.engine.derived`, ``labels`` and ``derived`` in ``flows/*.yaml``).
 """
 
 from __future__ import annotations
 
-import html
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
-from functools import cache
+from datetime import datetime
 
 from bot.engine import readback
-from bot.engine.answers import bmi
-from bot.engine.errors import FlowError
-from bot.engine.facts import Fact
-from bot.engine.flow import DONT_KNOW, Flow, flow_path, load_flow
+from bot.engine.flow import DONT_KNOW, Flow
 from bot.engine.policy import SHARED_FIELDS
 from bot.engine.record import Answer
 from bot.engine.rules import Verdict
 from bot.i18n import Catalogs, Translator, get_catalogs, negotiate
 from bot.i18n.languages import LANGUAGE_NAMES, SPOKEN_LANGUAGES
-from bot.storage.models import OPEN_REFERRAL_STATUSES, next_statuses
 from bot.storage.store import AnswerView, ReferralDetails
+from bot.team.lines import MAX_CAPTION as MAX_CAPTION
+from bot.team.lines import MAX_TEXT as MAX_TEXT
+from bot.team.lines import Lines
+from bot.team.lines import Text as Text
+from bot.team.lines import clip as clip
+from bot.team.lines import escape as escape
+from bot.team.lines import team_time as team_time
+from bot.team.lines import utf16_len as utf16_len
+from bot.team.screening import counted_answers, derived_values, engine_answers, flow_for
+from bot.workflow import ATTEMPT, ICONS, SHOW, actions_for
 
-#: The team works in Shanghai (China has no daylight saving time): times are shown there.
-TEAM_TZ = timezone(timedelta(hours=8), "UTC+8")
-MAX_TEXT = 4096  # Telegram's limit on a message, in UTF-16 code units after parsing
-MAX_CAPTION = 1024
 MAX_WORDS = 60  # the patient's own words beside an answer, at most (characters)
 MAX_VALUE = 120  # a contact detail, at most (characters)
 
-ATTEMPT = "attempt"  # button: record a call attempt
-SHOW = "show"  # button: post the referral's card again
 #: What a card carries about the patient; the sharing consent names each of these.
 CARD_FIELDS = SHARED_FIELDS
-ICONS = {Verdict.PASS: "✅", Verdict.FAIL: "❌", Verdict.UNKNOWN: "❔", Verdict.PENDING: "❔"}
-
-
-def actions_for(status: str, attempts: int) -> list[str]:
-    """The buttons a card in ``status`` offers, after ``attempts`` recorded call attempts."""
-    actions = list(next_statuses(status, attempts))
-    if status in OPEN_REFERRAL_STATUSES:
-        actions.append(ATTEMPT)
-    return actions
-
-
-def allowed(action: str, status: str, attempts: int) -> bool:
-    """Whether ``action`` may be taken on a referral in ``status`` (else the card was stale)."""
-    return action in actions_for(status, attempts)
 
 
 @dataclass(frozen=True)
 class Button:
     label: str
     action: str  # a status, ATTEMPT or SHOW
-
-
-@dataclass(frozen=True)
-class Text:
-    """A message as plain text and as escaped HTML (one ``<b>`` per bold line)."""
-
-    plain: str
-    html: str
 
 
 @dataclass(frozen=True)
@@ -90,57 +65,6 @@ class LastChange:
     label: str  # a short coordinator label ("Li W."), never their id
     at: datetime
     action: str  # the new status, or ATTEMPT
-
-
-def utf16_len(text: str) -> int:
-    """Length as Telegram counts it."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def clip(text: str, limit: int) -> str:
-    """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
-    one_line = " ".join(text.split())
-    return one_line if len(one_line) <= limit else one_line[: limit - 1].rstrip() + "…"
-
-
-def team_time(moment: datetime) -> str:
-    """A time as the team reads it (Shanghai time)."""
-    return moment.astimezone(TEAM_TZ).strftime("%Y-%m-%d %H:%M")
-
-
-@cache
-def flow_for(flow_id: str) -> Flow | None:
-    """The flow a referral was screened with (None when it is no longer installed)."""
-    try:
-        return load_flow(flow_path(flow_id))
-    except FlowError:
-        return None
-
-
-class _Lines:
-    """Lines of a message, each plain text; bold lines become ``<b>`` in the HTML."""
-
-    def __init__(self) -> None:
-        self.items: list[tuple[str, bool]] = []
-
-    def add(self, text: str, *, bold: bool = False) -> None:
-        self.items.append((text, bold))
-
-    def gap(self) -> None:
-        if self.items and self.items[-1][0]:
-            self.items.append(("", False))
-
-    def text(self) -> Text:
-        plain = "\n".join(text for text, _ in self.items).strip("\n")
-        marked = "\n".join(
-            f"<b>{escape(text)}</b>" if bold and text else escape(text) for text, bold in self.items
-        ).strip("\n")
-        return Text(plain, marked)
-
-
-def escape(text: str) -> str:
-    """Escape text for Telegram's HTML."""
-    return html.escape(text, quote=False)
 
 
 class TeamTexts:
@@ -201,45 +125,13 @@ class TeamTexts:
         return source or self.t.gettext("no source (direct)")
 
     def fact(self, fact: str, flow: Flow | None) -> str:
-        """A short name for an answered fact (the question itself when there is none)."""
-        t = self.t
-        labels = {
-            "diabetes_diagnosed": t.gettext("Diabetes diagnosed"),
-            "age": t.gettext("Age"),
-            "sex": t.gettext("Sex"),
-            "diabetes_type": t.gettext("Kind of diabetes"),
-            "frequent_hypoglycemia": t.gettext("Frequent low blood sugar"),
-            "severe_hypoglycemia_12m": t.gettext("Severe low blood sugar in 12 months"),
-            "diabetes_organ_complications": t.gettext("Organ complications of diabetes"),
-            "dka_uncontrolled": t.gettext("Uncontrolled ketoacidosis (DKA)"),
-            "hba1c": t.gettext("HbA1c"),
-            "c_peptide_fasting": t.gettext("C-peptide, fasting"),
-            "c_peptide_2h": t.gettext("C-peptide, 2 hours after a meal"),
-            "height": t.gettext("Height"),
-            "weight": t.gettext("Weight"),
-            "hemoglobin": t.gettext("Hemoglobin"),
-            "severe_allergies": t.gettext("Frequent severe allergies"),
-            "hiv": t.gettext("HIV"),
-            "hepatitis": t.gettext("Hepatitis B or C"),
-            "uncontrolled_infection": t.gettext("Uncontrolled infection"),
-            "acute_pancreatitis_history": t.gettext("Acute pancreatitis, ever"),
-            "thrombosis_history": t.gettext("Blood clot, ever"),
-            "severe_organ_disease": t.gettext("Serious heart, liver, kidney, lung, nerve disease"),
-            "pregnant": t.gettext("Pregnant"),
-            "pregnancy_planned": t.gettext("Planning a pregnancy"),
-            "breastfeeding": t.gettext("Breastfeeding"),
-            "mental_illness": t.gettext("Mental illness"),
-            "substance_abuse": t.gettext("Alcohol or drug problem"),
-            "tumor": t.gettext("Tumor, known or suspected"),
-            "other_autoimmune": t.gettext("Other autoimmune disease"),
-            "blood_disorder": t.gettext("Blood disease"),
-            "willing_to_consent": t.gettext("Willing to sign the consent form"),
-        }
-        if fact in labels:
-            return labels[fact]
-        if flow is not None and flow.has_question(fact):
-            return clip(t.pgettext(fact, flow.question(fact).text), 80)
-        return fact
+        """A short name for an answered fact: the flow's label, else the question itself."""
+        if flow is None or not flow.has_question(fact):
+            return fact
+        question = flow.question(fact)
+        if question.label:
+            return self.t.gettext(question.label)
+        return clip(self.t.pgettext(fact, question.text), 80)
 
     def criterion(self, flow: Flow, cid: str) -> str:
         for c in flow.criteria:
@@ -264,9 +156,11 @@ class TeamTexts:
 
     def answer_rows(self, details: ReferralDetails) -> list[tuple[str, str, str, str]]:
         """``(fact, label, normalised value, the patient's words)`` for each answer that counts,
-        in the flow's order; BMI (computed) after the weight. A bare number read in a unit
-        the patient did not type shows that unit: "65 g/L = 6.5 g/dL (65)"."""
-        flow = flow_for(details.flow_id)
+        in the flow's order; each value the flow works out (a BMI) after the last fact it
+        reads. A bare number read in a unit the patient did not type shows that unit:
+        "65 g/L = 6.5 g/dL (65)"."""
+        flow = flow_for(details.flow_id, details.flow_version)
+        derived = derived_values(details)
         rows = []
         for fact, answer in counted_answers(details).items():
             shown = self.value(fact, answer, flow)
@@ -275,18 +169,18 @@ class TeamTexts:
                 shown = readback.assumed_reading(self.t, question, given, details.lang) or shown
             words = answer.raw.strip()
             rows.append((fact, self.fact(fact, flow), shown, "" if words == shown else words))
-            if fact == "weight":
-                figure = body_mass_index(details)
+            for value in flow.derived_after(fact) if flow is not None else ():
+                figure = derived.get(value.id)
                 if figure is not None:
-                    rows.append(("bmi", self.t.gettext("BMI"), self.t.number(figure), ""))
+                    rows.append((value.id, self.t.gettext(value.label), self.t.number(figure), ""))
         return rows
 
     def verdicts(self, details: ReferralDetails) -> list[tuple[str, str, Verdict]]:
         """``(criterion id, title, verdict)`` in the flow's order (from the stored decision
         when the flow is gone)."""
-        flow = flow_for(details.flow_id)
+        flow = flow_for(details.flow_id, details.flow_version)
         if flow is not None:
-            found = flow.evaluate(flow.view(_engine_answers(details.answers)))
+            found = flow.evaluate(flow.view(engine_answers(details.answers)))
             return [(cid, self.criterion(flow, cid), v) for cid, v in found.items()]
         if details.decision is None:
             return []
@@ -314,8 +208,23 @@ class TeamTexts:
         words: int,
         keep_answers: int | None,
     ) -> Text:
+        lines = Lines()
+        self._head(lines, details)
+        lines.gap()
+        self._status_lines(lines, details, last)
+        lines.gap()
+        self._contact_lines(lines, details)
+        verdicts = self.verdicts(details)
+        if verdicts:
+            lines.gap()
+            lines.add(self.t.gettext("Criteria"), bold=True)
+            for _cid, title, verdict in verdicts:
+                lines.add(f"{ICONS[verdict]} {title}")
+        self._answer_lines(lines, details, words, keep_answers)
+        return lines.text()
+
+    def _head(self, lines: Lines, details: ReferralDetails) -> None:
         t = self.t
-        lines = _Lines()
         lines.add(t.gettext("Referral {ref}", ref=details.ref_code), bold=True)
         lines.add(t.gettext("Outcome: {outcome}", outcome=self.outcome(details.outcome)))
         protocol = details.decision.protocol_version if details.decision else ""
@@ -335,7 +244,11 @@ class TeamTexts:
             )
         )
         lines.add(t.gettext("Received: {time}", time=team_time(details.created_at)))
-        lines.gap()
+
+    def _status_lines(
+        self, lines: Lines, details: ReferralDetails, last: LastChange | None
+    ) -> None:
+        t = self.t
         lines.add(t.gettext("Status: {status}", status=self.status(details.status)), bold=True)
         if last is not None:
             if last.action == ATTEMPT:
@@ -361,53 +274,51 @@ class TeamTexts:
                 )
             )
 
-        lines.gap()
+    def _contact_lines(self, lines: Lines, details: ReferralDetails) -> None:
+        t = self.t
         lines.add(t.gettext("Contact"), bold=True)
         contact = details.contact
         if contact is None:
             lines.add(t.gettext("No contact details."))
-        else:
-            for label, value in (
-                (t.gettext("Name"), contact.name),
-                (t.gettext("Phone"), contact.phone),
-                (t.gettext("E-mail"), contact.email),
-                (t.gettext("Telegram"), f"@{contact.username}" if contact.username else None),
-                (
-                    t.gettext("Best time to call"),
-                    self.best_time(contact.best_time) if contact.best_time else None,
-                ),
-                (
-                    t.gettext("Language for the call"),
-                    self.language(contact.call_lang) if contact.call_lang else None,
-                ),
-            ):
-                if value:
-                    lines.add(self.pair(label, clip(value, MAX_VALUE)))
+            return
+        for label, value in (
+            (t.gettext("Name"), contact.name),
+            (t.gettext("Phone"), contact.phone),
+            (t.gettext("E-mail"), contact.email),
+            (t.gettext("Telegram"), f"@{contact.username}" if contact.username else None),
+            (
+                t.gettext("Best time to call"),
+                self.best_time(contact.best_time) if contact.best_time else None,
+            ),
+            (
+                t.gettext("Language for the call"),
+                self.language(contact.call_lang) if contact.call_lang else None,
+            ),
+        ):
+            if value:
+                lines.add(self.pair(label, clip(value, MAX_VALUE)))
 
-        verdicts = self.verdicts(details)
-        if verdicts:
-            lines.gap()
-            lines.add(t.gettext("Criteria"), bold=True)
-            for _cid, title, verdict in verdicts:
-                lines.add(f"{ICONS[verdict]} {title}")
-
+    def _answer_lines(
+        self, lines: Lines, details: ReferralDetails, words: int, keep_answers: int | None
+    ) -> None:
         rows = self.answer_rows(details)
-        if rows:
-            lines.gap()
-            lines.add(t.gettext("Answers (the patient's own words in brackets)"), bold=True)
-            shown = rows if keep_answers is None else rows[:keep_answers]
-            for _fact, label, value, said in shown:
-                text = f"{value} ({clip(said, words)})" if said else value
-                lines.add(self.pair(label, text))
-            if len(shown) < len(rows):
-                lines.add(
-                    t.ngettext(
-                        "… {n} more answer: see /export",
-                        "… {n} more answers: see /export",
-                        len(rows) - len(shown),
-                    )
+        if not rows:
+            return
+        t = self.t
+        lines.gap()
+        lines.add(t.gettext("Answers (the patient's own words in brackets)"), bold=True)
+        shown = rows if keep_answers is None else rows[:keep_answers]
+        for _fact, label, value, said in shown:
+            text = f"{value} ({clip(said, words)})" if said else value
+            lines.add(self.pair(label, text))
+        if len(shown) < len(rows):
+            lines.add(
+                t.ngettext(
+                    "… {n} more answer: see /export",
+                    "… {n} more answers: see /export",
+                    len(rows) - len(shown),
                 )
-        return lines.text()
+            )
 
     def pair(self, label: str, value: str) -> str:
         return self.t.gettext("{label}: {value}", label=label, value=value)
@@ -417,7 +328,7 @@ class TeamTexts:
     def digest(self, referrals: Sequence[ReferralDetails], *, max_codes: int = 100) -> Text:
         """One card for a burst: how many, by outcome, and the reference codes."""
         t = self.t
-        lines = _Lines()
+        lines = Lines()
         n = len(referrals)
         lines.add(
             t.ngettext(
@@ -451,7 +362,7 @@ class TeamTexts:
 
     def reminder(self, refs: Sequence[str], hours: int, *, max_codes: int = 100) -> Text:
         t = self.t
-        lines = _Lines()
+        lines = Lines()
         lines.add(
             t.ngettext(
                 "⏰ Reminder: {n} referral has not been acknowledged for {hours} hours",
@@ -470,7 +381,7 @@ class TeamTexts:
     def open_list(self, referrals: Sequence[ReferralDetails], *, max_rows: int = 40) -> Text:
         """``/referrals``: the open referrals, oldest first."""
         t = self.t
-        lines = _Lines()
+        lines = Lines()
         if not referrals:
             lines.add(t.gettext("No open referrals."))
             return lines.text()
@@ -545,30 +456,3 @@ def patient_notice(t: Translator, ref: str) -> str:
         "Your reference code is {ref}.",
         ref=ref,
     )
-
-
-def body_mass_index(details: ReferralDetails) -> Decimal | None:
-    """BMI from the weight (kg) and height (cm) answers, when both are numbers."""
-    try:
-        weight = Decimal(details.answers["weight"].value)
-        height = Decimal(details.answers["height"].value)
-        return bmi(weight, height)
-    except (KeyError, InvalidOperation, ValueError):
-        return None
-
-
-def counted_answers(details: ReferralDetails) -> dict[str, AnswerView]:
-    """The answers that count (not those to questions no longer asked), in the flow's order."""
-    answers = details.answers
-    flow = flow_for(details.flow_id)
-    if flow is None:
-        return dict(answers)
-    view = flow.view(_engine_answers(answers))
-    counted = {f for f in answers if view.status(f) is Fact.ANSWERED}
-    known = [q.id for q in flow.questions if q.id in counted]
-    extra = [f for f in answers if f not in known and not flow.has_question(f)]
-    return {f: answers[f] for f in known + extra}
-
-
-def _engine_answers(answers: dict[str, AnswerView]) -> dict[str, Answer]:
-    return {f: Answer(a.value, a.raw, a.unit) for f, a in answers.items()}

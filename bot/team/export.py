@@ -8,7 +8,8 @@ One row per referral; columns (stable ids, so a spreadsheet or a script can rely
 * ``criterion:<id>``: ``pass``, ``fail`` or ``unknown``, one per criterion;
 * ``answer:<fact>`` (an option id or a number, in the unit named in the header, e.g.
   ``answer:weight [kg]``) and ``words:<fact>`` (what the patient typed), one pair per fact;
-  ``bmi`` computed from weight and height.
+  then one column per value the flow works out, named by its id (``bmi``), from the
+  referral's exact answers with the flow's rounding.
 
 The file is UTF-8 with a byte-order mark, so spreadsheet programs read Chinese correctly.
 A cell that starts like a formula (``=``, ``+``, ``-``, ``@``) is prefixed with ``'`` unless
@@ -21,11 +22,14 @@ import csv
 import io
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from bot.engine.answers import canonical_unit
 from bot.engine.rules import Verdict
 from bot.storage.store import ReferralDetails
-from bot.team.cards import TEAM_TZ, TeamTexts, body_mass_index, counted_answers, flow_for
+from bot.team.cards import TeamTexts
+from bot.team.lines import TEAM_TZ
+from bot.team.screening import counted_answers, derived_values, flow_for
 
 BASE_COLUMNS = (
     "ref",
@@ -57,38 +61,47 @@ def safe_cell(value: str) -> str:
     return value
 
 
-def _columns(referrals: Sequence[ReferralDetails]) -> tuple[list[str], list[str], dict[str, str]]:
-    """Criterion ids and facts across the referrals' flows, in flow order; fact -> header."""
-    criteria: list[str] = []
-    facts: list[str] = []
-    headers: dict[str, str] = {}
-    for flow_id in dict.fromkeys(r.flow_id for r in referrals):
-        flow = flow_for(flow_id)
+@dataclass
+class _Columns:
+    """Criterion ids, facts (with their headers) and derived values across the flows."""
+
+    criteria: list[str] = field(default_factory=list)
+    facts: list[str] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    derived: list[str] = field(default_factory=list)
+
+
+def _columns(referrals: Sequence[ReferralDetails]) -> _Columns:
+    """The columns the referrals' flows (in their versions) need, in flow order."""
+    cols = _Columns()
+    for flow_id, version in dict.fromkeys((r.flow_id, r.flow_version) for r in referrals):
+        flow = flow_for(flow_id, version)
         if flow is None:
             continue
-        criteria += [c.id for c in flow.criteria if c.id not in criteria]
+        cols.criteria += [c.id for c in flow.criteria if c.id not in cols.criteria]
+        cols.derived += [d.id for d in flow.derived if d.id not in cols.derived]
         for q in flow.questions:
-            if q.id in facts:
+            if q.id in cols.facts:
                 continue
-            facts.append(q.id)
+            cols.facts.append(q.id)
             unit = canonical_unit(q.measure.quantity) if q.measure is not None else ""
-            headers[q.id] = f"answer:{q.id} [{unit}]" if unit else f"answer:{q.id}"
-    for r in referrals:  # answers the flows do not know (an older flow version)
+            cols.headers[q.id] = f"answer:{q.id} [{unit}]" if unit else f"answer:{q.id}"
+    for r in referrals:  # answers the flows do not know (a version no longer kept)
         for fact in r.answers:
-            if fact not in facts:
-                facts.append(fact)
-                headers[fact] = f"answer:{fact}"
-    return criteria, facts, headers
+            if fact not in cols.facts:
+                cols.facts.append(fact)
+                cols.headers[fact] = f"answer:{fact}"
+    return cols
 
 
 def referrals_csv(referrals: Sequence[ReferralDetails], texts: TeamTexts | None = None) -> bytes:
     """The CSV file of ``referrals`` (UTF-8 with BOM)."""
     texts = texts or TeamTexts("en")
-    criteria, facts, headers = _columns(referrals)
-    header = [*BASE_COLUMNS, *(f"criterion:{c}" for c in criteria)]
-    for fact in facts:
-        header += [headers[fact], f"words:{fact}"]
-    header.append("bmi")
+    cols = _columns(referrals)
+    header = [*BASE_COLUMNS, *(f"criterion:{c}" for c in cols.criteria)]
+    for fact in cols.facts:
+        header += [cols.headers[fact], f"words:{fact}"]
+    header += cols.derived
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(header)
@@ -116,13 +129,13 @@ def referrals_csv(referrals: Sequence[ReferralDetails], texts: TeamTexts | None 
             (contact.best_time if contact else None) or "",
             (contact.call_lang if contact else None) or "",
         ]
-        row += [_verdict(verdicts.get(c)) for c in criteria]
+        row += [_verdict(verdicts.get(c)) for c in cols.criteria]
         answers = counted_answers(r)
-        for fact in facts:
+        for fact in cols.facts:
             answer = answers.get(fact)
             row += [answer.value, answer.raw] if answer else ["", ""]
-        figure = body_mass_index(r)
-        row.append("" if figure is None else str(figure))
+        figures = derived_values(r)
+        row += [str(figures[d]) if d in figures else "" for d in cols.derived]
         writer.writerow([safe_cell(cell) for cell in row])
     return out.getvalue().encode("utf-8-sig")
 

@@ -9,9 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from bot.storage.errors import StaleStatusError
-from bot.storage.models import REFERRAL_STATUSES
 from bot.storage.store import ReferralDetails
-from bot.team.cards import ATTEMPT, ICONS, actions_for, allowed
 from bot.team.export import referrals_csv
 from bot.team.outbox import queue_patient_notice
 from bot.team.stats import STAGES, stage_labels, totals
@@ -19,6 +17,7 @@ from bot.web.accounts import WebSession
 from bot.web.console import Console, console_of, signed_in
 from bot.web.funnel import funnel_panels
 from bot.web.history import console_names, status_history
+from bot.workflow import ATTEMPT, ICONS, REFERRAL_STATUSES, actions_for, allowed
 
 FILTERS = ("status", "outcome", "lang", "source")
 OUTCOMES = ("likely_eligible", "needs_review", "likely_ineligible")

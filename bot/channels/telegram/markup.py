@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from functools import lru_cache
@@ -16,6 +15,7 @@ from telegram import (
 )
 
 from bot.engine.events import Reply
+from bot.team.lines import escape as escape  # one escape for the patient and the team side
 
 MAX_TEXT = 4096
 MAX_CALLBACK_BYTES = 64
@@ -86,11 +86,6 @@ def chunks(text: str, limit: int = MAX_TEXT) -> list[str]:
     if current:
         parts.append(current)
     return parts
-
-
-def escape(text: str) -> str:
-    """Escape text for parse_mode HTML (every engine text may hold the patient's words)."""
-    return html.escape(text, quote=False)
 
 
 def question_html(reply: Reply) -> str:

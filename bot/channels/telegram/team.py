@@ -56,17 +56,13 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.config import Settings
 from bot.i18n import LANGUAGES, get_catalogs, negotiate
 from bot.storage.errors import StaleStatusError
-from bot.storage.models import OPEN_REFERRAL_STATUSES, REFERRAL_STATUSES
 from bot.storage.store import ReferralDetails, Store
 from bot.team.cards import (
-    ATTEMPT,
     MAX_CAPTION,
-    SHOW,
     Card,
     LastChange,
     TeamTexts,
     Text,
-    allowed,
     clip,
     escape,
     refused_elsewhere,
@@ -83,6 +79,7 @@ from bot.team.outbox import (
 )
 from bot.team.pacing import BACKGROUND, INTERACTIVE, Pacer
 from bot.team.stats import render_funnel
+from bot.workflow import ATTEMPT, OPEN_REFERRAL_STATUSES, REFERRAL_STATUSES, SHOW, allowed
 
 log = logging.getLogger(__name__)
 
