@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from bot.engine import answers
 from bot.engine.contact import clean_email, clean_name, normalise_phone
-from bot.engine.events import Event, Reply, Result
+from bot.engine.events import Event, Referral, Reply, Result
 from bot.engine.machine import CONSENT, CONTACT_STEPS, DECLINED, DONE, SHARE, FlowMachine
 from bot.engine.record import Conversation
 from bot.engine.render import Renderer
@@ -232,7 +232,7 @@ class ConsentSteps:
         assert conv.outcome is not None
         code = self.new_ref()
         result.contact = dict(conv.contact or {})
-        result.referral = {"ref": code, "outcome": str(conv.outcome["outcome"])}
+        result.referral = Referral(code, str(conv.outcome["outcome"]))
         conv.outcome["ref"] = code
         conv.contact = None
         result.replies.append(self.render.handed_off(conv, code, self.promise_days))

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 from bot.engine.answering import Answering
 from bot.engine.consent import ConsentSteps
-from bot.engine.events import OTHER_EDITED, Event, Reply, Result
+from bot.engine.events import OTHER_EDITED, AlertsChoice, Decision, Event, Outcome, Reply, Result
 from bot.engine.flow import Flow, Question
 from bot.engine.machine import ALERTS, CONFIRM_PREFIX, CONSENT, DECLINED, DONE, FlowMachine
 from bot.engine.policy import DataPolicy
@@ -287,22 +287,24 @@ class Engine:
         verdicts = self.flow.evaluate(self.flow.view(conv.answers))
         failed = [cid for cid, v in verdicts.items() if v is Verdict.FAIL]
         unknown = [cid for cid, v in verdicts.items() if v is Verdict.UNKNOWN]
+        decision: Decision
         if failed:
-            outcome = "likely_ineligible"
+            decision = "likely_ineligible"
         elif unknown:
-            outcome = "needs_review"
+            decision = "needs_review"
         else:
-            outcome = "likely_eligible"
-        conv.outcome = {
-            "outcome": outcome,
-            "failed": failed,
-            "unknown": unknown,
-            "flow": self.flow.id,
-            "flow_version": self.flow.version,
-            "protocol": self.flow.protocol,
-        }
-        result.outcome = conv.outcome
-        result.replies.append(self.render.ending(conv, outcome, failed, unknown))
+            decision = "likely_eligible"
+        outcome = Outcome(
+            decision,
+            tuple(failed),
+            tuple(unknown),
+            self.flow.id,
+            self.flow.version,
+            self.flow.protocol,
+        )
+        conv.outcome = outcome.to_record()
+        result.outcome = outcome
+        result.replies.append(self.render.ending(conv, decision, failed, unknown))
         if conv.state == ALERTS:
             result.replies.append(self.render.alerts_offer(conv, ALERTS))
         self.consent.offer(conv, result)
@@ -316,13 +318,14 @@ class Engine:
             result.replies.append(self.render.please_choose(conv))
             result.replies.append(self.render.alerts_offer(conv, ALERTS))
             return
-        result.alerts = choice == YES
+        result.alerts = AlertsChoice(choice)
+        wanted = result.alerts is AlertsChoice.OPT_IN
         wording = self.render.alerts_offer(conv, ALERTS).text
-        result.consents.append(("trial_alerts", result.alerts, wording))
+        result.consents.append(("trial_alerts", wanted, wording))
         if conv.outcome is not None:
             conv.outcome["alerts"] = choice
         self.machine.trigger(conv, "finish")
-        result.replies.append(self.render.alerts_answered(conv, result.alerts))
+        result.replies.append(self.render.alerts_answered(conv, wanted))
 
 
 def load_engine(
