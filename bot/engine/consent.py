@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.engine import answers
+from bot.engine.choices import match_choice
 from bot.engine.contact import clean_email, clean_name, normalise_phone
 from bot.engine.events import Event, Referral, Reply, Result
 from bot.engine.machine import CONSENT, CONTACT_STEPS, DECLINED, DONE, SHARE, FlowMachine
@@ -175,7 +175,7 @@ class ConsentSteps:
         elif step == "email":
             if (event.kind == "tap" and event.option == "skip") or (
                 event.kind == "text"
-                and answers.match_choice(text, [("skip", self._skip_label(conv))], conv.lang)
+                and match_choice(text, [("skip", self._skip_label(conv))], conv.lang)
             ):
                 pass
             else:
@@ -221,7 +221,7 @@ class ConsentSteps:
         if event.kind == "tap":
             return event.option if event.option in ids else None
         labels = [(c.id, c.label) for c in asked.choices]
-        return answers.match_choice(event.text, labels, conv.lang)
+        return match_choice(event.text, labels, conv.lang)
 
     def refused(self, conv: Conversation) -> bool:
         """Return True when the patient said no to sharing their details (and may go back)."""
@@ -261,4 +261,4 @@ class ConsentSteps:
 
 def _yes_or_no(conv: Conversation, text: str) -> str | None:
     """Return "yes" or "no" when typed words say so (in the patient's language), else None."""
-    return answers.match_choice(text, [("yes", ""), ("no", "")], conv.lang)
+    return match_choice(text, [("yes", ""), ("no", "")], conv.lang)
