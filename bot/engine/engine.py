@@ -7,7 +7,6 @@ then sends ``Result.replies``.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Sequence
 
 from bot.engine.answering import Answering
@@ -17,24 +16,18 @@ from bot.engine.flow import Flow, Question
 from bot.engine.machine import ALERTS, CONFIRM_PREFIX, CONSENT, DECLINED, DONE, FlowMachine
 from bot.engine.policy import DataPolicy
 from bot.engine.record import Answer, Conversation
+from bot.engine.reference import new_reference
 from bot.engine.render import Renderer
 from bot.engine.rules import Verdict
 from bot.engine.safety import SafetyLayer
 from bot.engine.understanding import read_choice
 from bot.i18n import LANGUAGES, Catalogs, get_catalogs, negotiate
 
-REF_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: easy to read out on the phone
 LANGUAGE_STEP = "language"
 DELETE_STEP = "delete"
 ERASE, KEEP = "erase", "keep"
 CONFIRM, CHANGE = "confirm", "change"
 YES, NO = "yes", "no"
-
-
-def new_reference() -> str:
-    """Return a new referral reference code, e.g. CZ-7K3M-Q9P2."""
-    chars = "".join(secrets.choice(REF_ALPHABET) for _ in range(8))
-    return f"CZ-{chars[:4]}-{chars[4:]}"
 
 
 class Engine:

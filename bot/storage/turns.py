@@ -13,7 +13,6 @@ same code for both databases.
 from __future__ import annotations
 
 import json
-import secrets
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,20 +24,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from bot.engine.reference import new_reference
 from bot.storage import models as m
 from bot.storage import retention
 from bot.storage.crypto import Crypto
 from bot.storage.errors import ConcurrentTurnError, StorageError
 
 Record = dict[str, Any]
-
-#: Reference codes: no 0/O, 1/I/L; 31**8 codes, printed as CZ-XXXX-XXXX.
-REF_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-
-
-def new_ref_code() -> str:
-    chars = "".join(secrets.choice(REF_ALPHABET) for _ in range(8))
-    return f"CZ-{chars[:4]}-{chars[4:]}"
 
 
 def dumps(data: Any) -> str:
@@ -223,9 +215,9 @@ class Turn:
     def create_referral(self, outcome: str, code: str | None = None) -> str:
         """Create a referral (status ``new``) and return its reference code (CZ-7K3M-Q9P2).
 
-        ``code`` is one the caller already showed the patient (made with ``new_ref_code``)."""
+        ``code`` is one the caller already showed the patient (made with ``new_reference``)."""
         self._check()
-        code = code or new_ref_code()
+        code = code or new_reference()
         self._referrals.append({"ref_code": code, "outcome": outcome})
         return code
 
