@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -78,6 +79,14 @@ class Reply:
     expects: Expects = "none"
     step: str = ""  # the step the choices answer; channels echo it back with a tap
     clears_input: bool = False  # the previous special input (a phone-number button) is over
+
+
+def ask_choice(
+    text: str, options: Iterable[tuple[str, str]], step: str, kind: ReplyKind = "question"
+) -> Reply:
+    """Return a reply answered by tapping one of ``options`` (id and label) of ``step``."""
+    choices = tuple(Choice(i, label) for i, label in options)
+    return Reply(text, kind=kind, choices=choices, expects="choice", step=step)
 
 
 @dataclass(frozen=True)

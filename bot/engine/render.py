@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from bot.engine import answers, readback
-from bot.engine.events import Choice, Reply
+from bot.engine.events import Choice, Reply, ask_choice
 from bot.engine.flow import DONT_KNOW, Flow, Question
 from bot.engine.notices import BULLET, Notices
 from bot.engine.policy import N_, DataPolicy
@@ -110,13 +110,7 @@ class Renderer(Notices, ContactReplies):
             text = t.gettext(
                 "You typed {value}. Which unit is that? Please tap one.", value=pending["raw"]
             )
-        return Reply(
-            text,
-            kind="question",
-            choices=tuple(Choice(u, label) for u, label in labels),
-            expects="choice",
-            step=question.id + "#unit",
-        )
+        return ask_choice(text, labels, question.id + "#unit")
 
     def unit_needed(self, conv: Conversation, question: Question) -> str:
         """Say that a unit is needed to understand the number."""
@@ -258,14 +252,8 @@ class Renderer(Notices, ContactReplies):
 
     def language_menu(self, conv: Conversation, step: str) -> Reply:
         """Offer the languages, each in its own name."""
-        choices = tuple(Choice(lang, name) for lang, name in LANGUAGE_NAMES.items())
-        return Reply(
-            self.t(conv).gettext("Which language would you like?"),
-            kind="question",
-            choices=choices,
-            expects="choice",
-            step=step,
-        )
+        text = self.t(conv).gettext("Which language would you like?")
+        return ask_choice(text, LANGUAGE_NAMES.items(), step)
 
     def language_set(self, conv: Conversation) -> Reply:
         """Confirm the new language, in that language."""
@@ -290,8 +278,7 @@ class Renderer(Notices, ContactReplies):
             answer=self.answer_text(conv, question, conv.answers.get(question.id)),
             reasons=self.reasons(conv, failing),
         )
-        choices = tuple(Choice(i, label) for i, label in self.confirm_labels(conv))
-        return Reply(text, kind="confirm", choices=choices, expects="choice", step=conv.state)
+        return ask_choice(text, self.confirm_labels(conv), conv.state, kind="confirm")
 
     def reasons(self, conv: Conversation, ids: Sequence[str], *, unknown: bool = False) -> str:
         """Return the criteria's reasons as bullet lines, filled with the patient's figures."""
@@ -358,14 +345,8 @@ class Renderer(Notices, ContactReplies):
 
     def alerts_offer(self, conv: Conversation, step: str) -> Reply:
         """Offer news of other diabetes studies."""
-        choices = tuple(Choice(i, label) for i, label in self.alerts_labels(conv))
-        return Reply(
-            self.t(conv).gettext("Would you like to hear about other studies for diabetes?"),
-            kind="question",
-            choices=choices,
-            expects="choice",
-            step=step,
-        )
+        text = self.t(conv).gettext("Would you like to hear about other studies for diabetes?")
+        return ask_choice(text, self.alerts_labels(conv), step)
 
     def alerts_answered(self, conv: Conversation, wanted: bool) -> Reply:
         """Close the conversation after the offer of other trials."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.engine.events import Choice, Reply
+from bot.engine.events import Choice, Reply, ask_choice
 from bot.engine.record import Conversation
 from bot.i18n.languages import SPOKEN_LANGUAGES
 
@@ -131,29 +131,19 @@ class ContactReplies:
     def best_time_question(self, conv: Conversation, step: str) -> Reply:
         """Ask when to call."""
         t = self.t(conv)
-        choices = (
-            Choice("morning", t.gettext("Morning")),
-            Choice("afternoon", t.gettext("Afternoon")),
-            Choice("evening", t.gettext("Evening")),
-            Choice("any", t.gettext("Any time")),
-        )
-        return Reply(
-            t.gettext("When is the best time to call you?"),
-            kind="question",
-            choices=choices,
-            expects="choice",
-            step=step,
-        )
+        times = [
+            ("morning", t.gettext("Morning")),
+            ("afternoon", t.gettext("Afternoon")),
+            ("evening", t.gettext("Evening")),
+            ("any", t.gettext("Any time")),
+        ]
+        return ask_choice(t.gettext("When is the best time to call you?"), times, step)
 
     def call_language_question(self, conv: Conversation, step: str) -> Reply:
         """Ask which spoken language the call should be in (those the team can call in)."""
-        choices = tuple(Choice(code, SPOKEN_LANGUAGES[code]) for code in self.call_languages)
-        return Reply(
-            self.t(conv).gettext("Which language should the call be in?"),
-            kind="question",
-            choices=choices,
-            expects="choice",
-            step=step,
+        languages = [(code, SPOKEN_LANGUAGES[code]) for code in self.call_languages]
+        return ask_choice(
+            self.t(conv).gettext("Which language should the call be in?"), languages, step
         )
 
     def handed_off(self, conv: Conversation, code: str, days: int) -> Reply:
