@@ -115,6 +115,7 @@ class TeamSide:
         self._tasks: list[asyncio.Task[None]] = []
 
     def register(self, app: Application) -> None:  # type: ignore[type-arg]
+        """Add the team chat's handlers to the application, before the patient adapter's."""
         self.handlers.register(app)
 
     async def start(self) -> None:

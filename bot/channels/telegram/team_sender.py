@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def _seconds(value: int | float | timedelta) -> float:
+    """Return a number of seconds or a timedelta as seconds."""
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
