@@ -225,7 +225,20 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub.add_parser("upgrade", help="apply the migrations").set_defaults(func=cmd_db)
 
     sub.add_parser("web", help="serve the study team's web console").set_defaults(func=cmd_web)
-    team = sub.add_parser("team", help="web console accounts")
+    _add_team_commands(sub.add_parser("team", help="web console accounts"))
+
+    sub.add_parser("keygen", help="print a new DATA_ENCRYPTION_KEY").set_defaults(func=cmd_keygen)
+    sub.add_parser("purge", help="delete data past retention").set_defaults(func=cmd_purge)
+    rotate = sub.add_parser(
+        "rotate-key", help="re-encrypt everything under the newest DATA_ENCRYPTION_KEYS key"
+    )
+    rotate.add_argument("--batch", type=int, default=500, help="rows per transaction")
+    rotate.set_defaults(func=cmd_rotate_key)
+    return parser
+
+
+def _add_team_commands(team: argparse.ArgumentParser) -> None:
+    """Add the web console's account commands under ``team``."""
     team_sub = team.add_subparsers(dest="team_command", required=True)
     add = team_sub.add_parser("add-user", help="create an account; prints a one-time password")
     add.add_argument("--role", choices=("coordinator", "viewer"), required=True)
@@ -236,15 +249,6 @@ def build_parser() -> argparse.ArgumentParser:
         command.set_defaults(func=cmd_team)
     reset.set_defaults(role=None)
     disable.set_defaults(role=None)
-
-    sub.add_parser("keygen", help="print a new DATA_ENCRYPTION_KEY").set_defaults(func=cmd_keygen)
-    sub.add_parser("purge", help="delete data past retention").set_defaults(func=cmd_purge)
-    rotate = sub.add_parser(
-        "rotate-key", help="re-encrypt everything under the newest DATA_ENCRYPTION_KEYS key"
-    )
-    rotate.add_argument("--batch", type=int, default=500, help="rows per transaction")
-    rotate.set_defaults(func=cmd_rotate_key)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

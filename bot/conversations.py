@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 
 from bot.engine.engine import Engine
-from bot.engine.events import Event, Result
+from bot.engine.events import AlertsChoice, Event, Referral, Result
 from bot.engine.machine import DONE
 from bot.engine.outdated import erases, outdated, start_again
 from bot.engine.record import Conversation
@@ -80,15 +80,15 @@ class Conversations:
                 turn.add_answer(fact, answer.value, answer.raw, answer.unit)
             if result.outcome is not None:
                 turn.set_outcome(
-                    result.outcome["outcome"],
-                    failed=result.outcome["failed"],
-                    unknown=result.outcome["unknown"],
+                    result.outcome.outcome,
+                    failed=list(result.outcome.failed),
+                    unknown=list(result.outcome.unknown),
                     flow_id=self.engine.flow.id,
                     protocol_version=self.engine.flow.protocol,
                 )
-            if result.alerts is True:
+            if result.alerts is AlertsChoice.OPT_IN:
                 turn.opt_in_alerts(conv.lang)
-            elif result.alerts is False:
+            elif result.alerts is AlertsChoice.OPT_OUT:
                 turn.opt_out_alerts()
             for kind, granted, wording in result.consents:
                 turn.add_consent(kind, granted, wording, conv.lang)
@@ -97,7 +97,7 @@ class Conversations:
         return result
 
     def _hand_over(
-        self, turn: Turn, referral: dict[str, str], contact: dict[str, str], event: Event
+        self, turn: Turn, referral: Referral, contact: dict[str, str], event: Event
     ) -> None:
         """Keep the contact details and the referral, and queue its card and e-mail."""
         turn.save_contact(
@@ -108,7 +108,7 @@ class Conversations:
             best_time=contact.get("best_time"),
             call_lang=contact.get("call_lang"),
         )
-        ref = turn.create_referral(referral["outcome"], code=referral["ref"])
+        ref = turn.create_referral(referral.outcome, code=referral.ref)
         turn.enqueue("referral_card", ref, {"ref": ref})
         if self.email_handoff:
             turn.enqueue("referral_email", f"mail:{ref}", {"ref": ref})

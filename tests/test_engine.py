@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bot.engine.engine import Engine
-from bot.engine.events import Event
+from bot.engine.events import AlertsChoice, Event
 from bot.engine.record import Answer, Conversation
 from bot.engine.rules import Verdict
 from tests.conftest import ELIGIBLE_EN, Patient, with_answers
@@ -190,7 +190,7 @@ def test_confirmed_failure_ends_kindly_and_offers_other_trials(engine: Engine) -
     assert ending.kind == "ending" and "only the study team" in ending.text.lower()
     assert offer.step == "alerts"
     result = patient.tap("yes")
-    assert result.alerts is True
+    assert result.alerts is AlertsChoice.OPT_IN
     assert result.consents == [("trial_alerts", True, offer.text)]
     assert patient.conv.state == "done"
 

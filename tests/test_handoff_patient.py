@@ -51,8 +51,8 @@ def test_full_handoff_with_shared_phone_and_profile_name(engine: Engine) -> None
         "best_time": "morning",
         "call_lang": "cmn",
     }
-    assert result.referral is not None and result.referral["outcome"] == "likely_eligible"
-    code = result.referral["ref"]
+    assert result.referral is not None and result.referral.outcome == "likely_eligible"
+    code = result.referral.ref
     assert code.startswith("CZ-") and code in result.replies[-1].text
     assert "2 working days" in result.replies[-1].text
     assert patient.conv.contact is None  # contact details leave the record with the referral

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.engine import answers
+from bot.engine.choices import match_choice
 from bot.engine.contact import clean_email, clean_name, normalise_phone
-from bot.engine.events import Event, Reply, Result
+from bot.engine.events import Event, Referral, Reply, Result
 from bot.engine.machine import CONSENT, CONTACT_STEPS, DECLINED, DONE, SHARE, FlowMachine
 from bot.engine.record import Conversation
 from bot.engine.render import Renderer
 
 HANDED_OFF = ("likely_eligible", "needs_review")
+Asker = Callable[[Conversation], Reply]  # returns the first health question
 BEST_TIMES = ("morning", "afternoon", "evening", "any")
 
 
@@ -65,13 +66,7 @@ class ConsentSteps:
 
     # -- answers -------------------------------------------------------------------------------
 
-    def handle(
-        self,
-        conv: Conversation,
-        event: Event,
-        result: Result,
-        first: Callable[[Conversation], Reply],
-    ) -> None:
+    def handle(self, conv: Conversation, event: Event, result: Result, first: Asker) -> None:
         """Apply an event in a consent or contact step."""
         if event.kind == "tap" and event.step != conv.state:
             result.replies.append(self.render.stale_button(conv))
@@ -109,13 +104,7 @@ class ConsentSteps:
         result.consents.append((kind, choice == yes, asked.text))
         return choice == yes
 
-    def _consent(
-        self,
-        conv: Conversation,
-        event: Event,
-        result: Result,
-        first: Callable[[Conversation], Reply],
-    ) -> None:
+    def _consent(self, conv: Conversation, event: Event, result: Result, first: Asker) -> None:
         asked = self.render.consent_question(conv, CONSENT)
         granted = self._agreement(
             conv, event, result, "health_processing", asked, "agree", "decline"
@@ -151,66 +140,64 @@ class ConsentSteps:
 
     def _contact(self, conv: Conversation, event: Event, result: Result) -> None:
         step = conv.state
+        readers = {
+            "phone": self._phone,
+            "name": self._name,
+            "email": self._email,
+            "best_time": self._best_time,
+        }
+        value, problem = readers.get(step, self._call_lang)(conv, event)
         contact = conv.contact if conv.contact is not None else {}
-        problem = None
-        text = event.text
-        if step == "phone":
-            phone = normalise_phone(text) if event.kind in ("text", "contact") else None
-            if phone is None:
-                problem = self.render.phone_invalid(conv)
-            else:
-                contact["phone"] = phone
-                result.replies.append(self.render.phone_received(conv, phone))
-        elif step == "name":
-            if (event.kind == "tap" and event.option == "yes" and event.profile_name) or (
-                event.kind == "text" and event.profile_name and _yes_or_no(conv, text) == "yes"
-            ):
-                name = clean_name(event.profile_name)
-            else:
-                name = clean_name(text) if event.kind == "text" else None
-            if name is None:
-                problem = self.render.name_invalid(conv)
-            else:
-                contact["name"] = name
-        elif step == "email":
-            if (event.kind == "tap" and event.option == "skip") or (
-                event.kind == "text"
-                and answers.match_choice(text, [("skip", self._skip_label(conv))], conv.lang)
-            ):
-                pass
-            else:
-                email = clean_email(text) if event.kind == "text" else None
-                if email is None:
-                    problem = self.render.email_invalid(conv)
-                else:
-                    contact["email"] = email
-        elif step == "best_time":
-            choice = self._pick(conv, event, BEST_TIMES, self.render.best_time_question(conv, step))
-            if choice is None:
-                problem = self.render.choose_text(conv)
-            else:
-                contact["best_time"] = choice
-        else:
-            choice = self._pick(
-                conv,
-                event,
-                self.render.call_languages,
-                self.render.call_language_question(conv, step),
-            )
-            if choice is None:
-                problem = self.render.choose_text(conv)
-            else:
-                contact["call_lang"] = choice
+        if value is not None:
+            contact[step] = value
         conv.contact = contact
         if problem is not None:
             result.replies.append(Reply(problem, kind="error"))
             result.replies.append(self.prompt(conv, event.profile_name))
             return
+        if step == "phone" and value is not None:
+            result.replies.append(self.render.phone_received(conv, value))
         self.machine.trigger(conv, "next")
         if conv.state == DONE:
             self._finish(conv, result)
         else:
             result.replies.append(self.prompt(conv, event.profile_name))
+
+    # Each contact step's reader returns (the value to keep, or None; what went wrong, or None).
+
+    def _phone(self, conv: Conversation, event: Event) -> tuple[str | None, str | None]:
+        phone = normalise_phone(event.text) if event.kind in ("text", "contact") else None
+        return phone, None if phone is not None else self.render.phone_invalid(conv)
+
+    def _name(self, conv: Conversation, event: Event) -> tuple[str | None, str | None]:
+        text = event.text
+        if (event.kind == "tap" and event.option == "yes" and event.profile_name) or (
+            event.kind == "text" and event.profile_name and _yes_or_no(conv, text) == "yes"
+        ):
+            name = clean_name(event.profile_name)
+        else:
+            name = clean_name(text) if event.kind == "text" else None
+        return name, None if name is not None else self.render.name_invalid(conv)
+
+    def _email(self, conv: Conversation, event: Event) -> tuple[str | None, str | None]:
+        text = event.text
+        if (event.kind == "tap" and event.option == "skip") or (
+            event.kind == "text"
+            and match_choice(text, [("skip", self._skip_label(conv))], conv.lang)
+        ):
+            return None, None
+        email = clean_email(text) if event.kind == "text" else None
+        return email, None if email is not None else self.render.email_invalid(conv)
+
+    def _best_time(self, conv: Conversation, event: Event) -> tuple[str | None, str | None]:
+        asked = self.render.best_time_question(conv, conv.state)
+        choice = self._pick(conv, event, BEST_TIMES, asked)
+        return choice, None if choice is not None else self.render.choose_text(conv)
+
+    def _call_lang(self, conv: Conversation, event: Event) -> tuple[str | None, str | None]:
+        asked = self.render.call_language_question(conv, conv.state)
+        choice = self._pick(conv, event, self.render.call_languages, asked)
+        return choice, None if choice is not None else self.render.choose_text(conv)
 
     def _skip_label(self, conv: Conversation) -> str:
         return self.render.email_question(conv, "email").choices[0].label
@@ -221,7 +208,7 @@ class ConsentSteps:
         if event.kind == "tap":
             return event.option if event.option in ids else None
         labels = [(c.id, c.label) for c in asked.choices]
-        return answers.match_choice(event.text, labels, conv.lang)
+        return match_choice(event.text, labels, conv.lang)
 
     def refused(self, conv: Conversation) -> bool:
         """Return True when the patient said no to sharing their details (and may go back)."""
@@ -232,7 +219,7 @@ class ConsentSteps:
         assert conv.outcome is not None
         code = self.new_ref()
         result.contact = dict(conv.contact or {})
-        result.referral = {"ref": code, "outcome": str(conv.outcome["outcome"])}
+        result.referral = Referral(code, str(conv.outcome["outcome"]))
         conv.outcome["ref"] = code
         conv.contact = None
         result.replies.append(self.render.handed_off(conv, code, self.promise_days))
@@ -261,4 +248,4 @@ class ConsentSteps:
 
 def _yes_or_no(conv: Conversation, text: str) -> str | None:
     """Return "yes" or "no" when typed words say so (in the patient's language), else None."""
-    return answers.match_choice(text, [("yes", ""), ("no", "")], conv.lang)
+    return match_choice(text, [("yes", ""), ("no", "")], conv.lang)

@@ -7,34 +7,27 @@ then sends ``Result.replies``.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Sequence
 
 from bot.engine.answering import Answering
 from bot.engine.consent import ConsentSteps
-from bot.engine.events import OTHER_EDITED, Event, Reply, Result
+from bot.engine.events import OTHER_EDITED, AlertsChoice, Decision, Event, Outcome, Reply, Result
 from bot.engine.flow import Flow, Question
 from bot.engine.machine import ALERTS, CONFIRM_PREFIX, CONSENT, DECLINED, DONE, FlowMachine
 from bot.engine.policy import DataPolicy
 from bot.engine.record import Answer, Conversation
+from bot.engine.reference import new_reference
 from bot.engine.render import Renderer
 from bot.engine.rules import Verdict
 from bot.engine.safety import SafetyLayer
 from bot.engine.understanding import read_choice
 from bot.i18n import LANGUAGES, Catalogs, get_catalogs, negotiate
 
-REF_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: easy to read out on the phone
 LANGUAGE_STEP = "language"
 DELETE_STEP = "delete"
 ERASE, KEEP = "erase", "keep"
 CONFIRM, CHANGE = "confirm", "change"
 YES, NO = "yes", "no"
-
-
-def new_reference() -> str:
-    """Return a new referral reference code, e.g. CZ-7K3M-Q9P2."""
-    chars = "".join(secrets.choice(REF_ALPHABET) for _ in range(8))
-    return f"CZ-{chars[:4]}-{chars[4:]}"
 
 
 class Engine:
@@ -287,22 +280,24 @@ class Engine:
         verdicts = self.flow.evaluate(self.flow.view(conv.answers))
         failed = [cid for cid, v in verdicts.items() if v is Verdict.FAIL]
         unknown = [cid for cid, v in verdicts.items() if v is Verdict.UNKNOWN]
+        decision: Decision
         if failed:
-            outcome = "likely_ineligible"
+            decision = "likely_ineligible"
         elif unknown:
-            outcome = "needs_review"
+            decision = "needs_review"
         else:
-            outcome = "likely_eligible"
-        conv.outcome = {
-            "outcome": outcome,
-            "failed": failed,
-            "unknown": unknown,
-            "flow": self.flow.id,
-            "flow_version": self.flow.version,
-            "protocol": self.flow.protocol,
-        }
-        result.outcome = conv.outcome
-        result.replies.append(self.render.ending(conv, outcome, failed, unknown))
+            decision = "likely_eligible"
+        outcome = Outcome(
+            decision,
+            tuple(failed),
+            tuple(unknown),
+            self.flow.id,
+            self.flow.version,
+            self.flow.protocol,
+        )
+        conv.outcome = outcome.to_record()
+        result.outcome = outcome
+        result.replies.append(self.render.ending(conv, decision, failed, unknown))
         if conv.state == ALERTS:
             result.replies.append(self.render.alerts_offer(conv, ALERTS))
         self.consent.offer(conv, result)
@@ -316,13 +311,14 @@ class Engine:
             result.replies.append(self.render.please_choose(conv))
             result.replies.append(self.render.alerts_offer(conv, ALERTS))
             return
-        result.alerts = choice == YES
+        result.alerts = AlertsChoice(choice)
+        wanted = result.alerts is AlertsChoice.OPT_IN
         wording = self.render.alerts_offer(conv, ALERTS).text
-        result.consents.append(("trial_alerts", result.alerts, wording))
+        result.consents.append(("trial_alerts", wanted, wording))
         if conv.outcome is not None:
             conv.outcome["alerts"] = choice
         self.machine.trigger(conv, "finish")
-        result.replies.append(self.render.alerts_answered(conv, result.alerts))
+        result.replies.append(self.render.alerts_answered(conv, wanted))
 
 
 def load_engine(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Literal
 
 from bot.engine.record import Answer
 
 EventKind = Literal["start", "text", "tap", "command", "other", "contact"]
+Decision = Literal["likely_eligible", "needs_review", "likely_ineligible"]
 ReplyKind = Literal["info", "question", "error", "urgent", "confirm", "ending"]
 Expects = Literal["choice", "number", "text", "phone", "none"]
 COMMANDS = frozenset({"back", "restart", "help", "language", "faq", "privacy", "delete"})
@@ -78,6 +81,52 @@ class Reply:
     clears_input: bool = False  # the previous special input (a phone-number button) is over
 
 
+def ask_choice(
+    text: str, options: Iterable[tuple[str, str]], step: str, kind: ReplyKind = "question"
+) -> Reply:
+    """Return a reply answered by tapping one of ``options`` (id and label) of ``step``."""
+    choices = tuple(Choice(i, label) for i, label in options)
+    return Reply(text, kind=kind, choices=choices, expects="choice", step=step)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a finished screening decided, and with which flow."""
+
+    outcome: Decision
+    failed: tuple[str, ...]  # the criteria that failed
+    unknown: tuple[str, ...]  # the criteria the answers could not decide
+    flow: str
+    flow_version: int
+    protocol: str
+
+    def to_record(self) -> dict[str, Any]:
+        """Return the outcome as the conversation record keeps it (JSON-able)."""
+        return {
+            "outcome": self.outcome,
+            "failed": list(self.failed),
+            "unknown": list(self.unknown),
+            "flow": self.flow,
+            "flow_version": self.flow_version,
+            "protocol": self.protocol,
+        }
+
+
+class AlertsChoice(StrEnum):
+    """The patient's answer to the offer of news about other trials (the option ids)."""
+
+    OPT_IN = "yes"
+    OPT_OUT = "no"
+
+
+@dataclass(frozen=True)
+class Referral:
+    """A hand-over to the study team: the reference code the patient was shown, and why."""
+
+    ref: str
+    outcome: str
+
+
 @dataclass
 class Result:
     """What one event did: the replies to send and the changes to commit first."""
@@ -85,12 +134,12 @@ class Result:
     replies: list[Reply] = field(default_factory=list)
     answered: list[tuple[str, Answer]] = field(default_factory=list)
     withdrawn: list[str] = field(default_factory=list)  # facts whose answers were taken back
-    outcome: dict[str, Any] | None = None  # set when this event decided the outcome
-    alerts: bool | None = None  # set when the patient answered the offer of other trials
+    outcome: Outcome | None = None  # set when this event decided the outcome
+    alerts: AlertsChoice | None = None  # set when the patient answered the offer of other trials
     restarted: bool = False
     erase: bool = False  # the patient asked to erase everything about them, and confirmed
     consents: list[tuple[str, bool, str]] = field(
         default_factory=list
     )  # (kind, granted, words shown)
     contact: dict[str, str] | None = None  # contact details to keep (encrypted) with the referral
-    referral: dict[str, str] | None = None  # {"ref": code, "outcome": ...}: hand this person over
+    referral: Referral | None = None  # set when this person is handed over to the study team

@@ -250,20 +250,7 @@ def parse_lexicon(text: str, source: str = LEXICON_FILE) -> Lexicon:
         raise _fail(source, "top level", f"unexpected key(s) {sorted(unexpected)}")
     languages = _languages(source, top["languages"])
 
-    fallback_raw = _mapping(source, "fallback", top["fallback"])
-    fallback: dict[str, tuple[str, ...]] = {}
-    for lang in languages:
-        chain = fallback_raw.get(lang)
-        if not isinstance(chain, list):
-            raise _fail(source, f"fallback.{lang}", "must be a list of languages (may be [])")
-        for other in chain:
-            if other not in languages or other == lang:
-                raise _fail(source, f"fallback.{lang}", f"{other!r} is not another language")
-        fallback[lang] = tuple(chain)
-    stray = set(fallback_raw) - set(languages)
-    if stray:
-        raise _fail(source, "fallback", f"unknown language(s) {sorted(stray)}")
-
+    fallback = _fallback(source, top["fallback"], languages)
     options_raw = _mapping(source, "options", top["options"])
     missing = [o for o in REQUIRED_OPTIONS if o not in options_raw]
     if missing:
@@ -298,6 +285,24 @@ def parse_lexicon(text: str, source: str = LEXICON_FILE) -> Lexicon:
         less_than=lists["less_than"],
         joiners=lists["joiners"],
     )
+
+
+def _fallback(source: str, raw: Any, languages: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """Return each language's fallback chain, every entry another known language."""
+    fallback_raw = _mapping(source, "fallback", raw)
+    fallback: dict[str, tuple[str, ...]] = {}
+    for lang in languages:
+        chain = fallback_raw.get(lang)
+        if not isinstance(chain, list):
+            raise _fail(source, f"fallback.{lang}", "must be a list of languages (may be [])")
+        for other in chain:
+            if other not in languages or other == lang:
+                raise _fail(source, f"fallback.{lang}", f"{other!r} is not another language")
+        fallback[lang] = tuple(chain)
+    stray = set(fallback_raw) - set(languages)
+    if stray:
+        raise _fail(source, "fallback", f"unknown language(s) {sorted(stray)}")
+    return fallback
 
 
 @cache

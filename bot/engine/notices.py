@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from babel.lists import format_list
 
 from bot.engine import faq
-from bot.engine.events import Choice, Reply
+from bot.engine.events import Reply, ask_choice
 from bot.engine.policy import N_
 from bot.engine.record import Conversation
 from bot.engine.safety import Situation
@@ -88,10 +88,8 @@ class Notices:
             *self._transit(conv),
             t.gettext("Do you agree?"),
         ]
-        choices = (Choice("agree", t.gettext("Yes, I agree")), Choice("decline", t.gettext("No")))
-        return Reply(
-            "\n\n".join(parts), kind="question", choices=choices, expects="choice", step=step
-        )
+        options = [("agree", t.gettext("Yes, I agree")), ("decline", t.gettext("No"))]
+        return ask_choice("\n\n".join(parts), options, step)
 
     def shared_items(self, conv: Conversation) -> list[str]:
         """Name every item a referral card carries, in the patient's language."""
@@ -125,13 +123,8 @@ class Notices:
             parts.append(t.gettext("They get them {where}.", where=where))
         parts.append(t.gettext("We send nothing else without asking you."))
         parts.extend(self._transit(conv))
-        choices = (
-            Choice("yes", t.gettext("Yes, send my details")),
-            Choice("no", t.gettext("No, thank you")),
-        )
-        return Reply(
-            "\n\n".join(parts), kind="question", choices=choices, expects="choice", step=step
-        )
+        options = [("yes", t.gettext("Yes, send my details")), ("no", t.gettext("No, thank you"))]
+        return ask_choice("\n\n".join(parts), options, step)
 
     # -- information -----------------------------------------------------------------------
 
@@ -243,16 +236,11 @@ class Notices:
                 )
             )
         parts.extend(self._not_recalled(t))
-        return Reply(
-            "\n\n".join(parts),
-            kind="confirm",
-            choices=(
-                Choice("erase", t.gettext("Yes, erase everything")),
-                Choice("keep", t.gettext("No, keep them")),
-            ),
-            expects="choice",
-            step=step,
-        )
+        options = [
+            ("erase", t.gettext("Yes, erase everything")),
+            ("keep", t.gettext("No, keep them")),
+        ]
+        return ask_choice("\n\n".join(parts), options, step, kind="confirm")
 
     def deleted(self, conv: Conversation) -> Reply:
         """Confirm the erasure, and what it could not reach."""

@@ -10,17 +10,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.engine import answers, readback
-from bot.engine.events import Choice, Reply
+from bot.engine.events import Choice, Reply, ask_choice
 from bot.engine.flow import DONT_KNOW, Flow, Question
 from bot.engine.notices import BULLET, Notices
 from bot.engine.policy import N_, DataPolicy
 from bot.engine.record import Answer, Conversation
+from bot.engine.render_contact import ContactReplies
 from bot.engine.understanding import Reading
 from bot.i18n import Catalogs, Translator
 from bot.i18n.languages import LANGUAGE_NAMES, SPOKEN_LANGUAGES
 
 
-class Renderer(Notices):
+class Renderer(Notices, ContactReplies):
     """Build replies from the flow's texts and the catalogs."""
 
     def __init__(
@@ -108,13 +109,7 @@ class Renderer(Notices):
             text = t.gettext(
                 "You typed {value}. Which unit is that? Please tap one.", value=pending["raw"]
             )
-        return Reply(
-            text,
-            kind="question",
-            choices=tuple(Choice(u, label) for u, label in labels),
-            expects="choice",
-            step=question.id + "#unit",
-        )
+        return ask_choice(text, labels, question.id + "#unit")
 
     def unit_needed(self, conv: Conversation, question: Question) -> str:
         """Say that a unit is needed to understand the number."""
@@ -256,14 +251,8 @@ class Renderer(Notices):
 
     def language_menu(self, conv: Conversation, step: str) -> Reply:
         """Offer the languages, each in its own name."""
-        choices = tuple(Choice(lang, name) for lang, name in LANGUAGE_NAMES.items())
-        return Reply(
-            self.t(conv).gettext("Which language would you like?"),
-            kind="question",
-            choices=choices,
-            expects="choice",
-            step=step,
-        )
+        text = self.t(conv).gettext("Which language would you like?")
+        return ask_choice(text, LANGUAGE_NAMES.items(), step)
 
     def language_set(self, conv: Conversation) -> Reply:
         """Confirm the new language, in that language."""
@@ -288,8 +277,7 @@ class Renderer(Notices):
             answer=self.answer_text(conv, question, conv.answers.get(question.id)),
             reasons=self.reasons(conv, failing),
         )
-        choices = tuple(Choice(i, label) for i, label in self.confirm_labels(conv))
-        return Reply(text, kind="confirm", choices=choices, expects="choice", step=conv.state)
+        return ask_choice(text, self.confirm_labels(conv), conv.state, kind="confirm")
 
     def reasons(self, conv: Conversation, ids: Sequence[str], *, unknown: bool = False) -> str:
         """Return the criteria's reasons as bullet lines, filled with the patient's figures."""
@@ -348,14 +336,8 @@ class Renderer(Notices):
 
     def alerts_offer(self, conv: Conversation, step: str) -> Reply:
         """Offer news of other diabetes studies."""
-        choices = tuple(Choice(i, label) for i, label in self.alerts_labels(conv))
-        return Reply(
-            self.t(conv).gettext("Would you like to hear about other studies for diabetes?"),
-            kind="question",
-            choices=choices,
-            expects="choice",
-            step=step,
-        )
+        text = self.t(conv).gettext("Would you like to hear about other studies for diabetes?")
+        return ask_choice(text, self.alerts_labels(conv), step)
 
     def alerts_answered(self, conv: Conversation, wanted: bool) -> Reply:
         """Close the conversation after the offer of other trials."""
@@ -399,164 +381,6 @@ class Renderer(Notices):
     def nothing_deleted(self, conv: Conversation) -> Reply:
         """Confirm that nothing was erased."""
         return Reply(self.t(conv).gettext("OK, nothing was erased."))
-
-    # -- consent and handing over to the study team ----------------------------------------
-
-    def declined(self, conv: Conversation) -> Reply:
-        """End kindly when the patient does not agree to health questions."""
-        return Reply(
-            self.t(conv).gettext(
-                "That is fine. Without your agreement I will not ask any health questions, "
-                "and nothing about your health is kept. If you change your mind, type /start."
-            ),
-            kind="ending",
-        )
-
-    def share_refused(self, conv: Conversation) -> Reply:
-        """Close kindly when the patient does not want to be contacted."""
-        return Reply(
-            self.t(conv).gettext(
-                "That is fine. We have not sent anything to the study team. "
-                "If you change your mind, type /back. Take care!"
-            ),
-            kind="ending",
-        )
-
-    def phone_question(self, conv: Conversation, step: str) -> Reply:
-        """Ask for the phone number: the channel's share button, or typed."""
-        t = self.t(conv)
-        if self.typed:
-            return Reply(
-                t.gettext(
-                    "Please type your phone number. For a number outside mainland China, "
-                    "start with + and the country code."
-                ),
-                kind="question",
-                expects="phone",
-                step=step,
-            )
-        return Reply(
-            t.gettext(
-                "Please share your phone number: tap the button below, or type it. "
-                "For a number outside mainland China, start with + and the country code."
-            ),
-            kind="question",
-            choices=(Choice("share_phone", t.gettext("Share my phone number")),),
-            expects="phone",
-            step=step,
-        )
-
-    def phone_invalid(self, conv: Conversation) -> str:
-        """Say a phone number could not be read."""
-        return self.t(conv).gettext(
-            "That does not look like a phone number. Please check it and try again."
-        )
-
-    def phone_received(self, conv: Conversation, phone: str) -> Reply:
-        """Confirm the number, and end the phone-number button."""
-        return Reply(
-            self.t(conv).gettext("Thank you. Your number: {phone}", phone=phone),
-            clears_input=True,
-        )
-
-    def name_question(self, conv: Conversation, step: str, profile_name: str) -> Reply:
-        """Ask which name the study team should use, offering the channel's one."""
-        t = self.t(conv)
-        if profile_name:
-            text = t.gettext(
-                "Should the study team call you {name}? Tap Yes, or type another name.",
-                name=profile_name,
-            )
-            choices: tuple[Choice, ...] = (Choice("yes", t.gettext("Yes")),)
-        else:
-            text = t.gettext("What name should the study team use when they call you?")
-            choices = ()
-        return Reply(text, kind="question", choices=choices, expects="text", step=step)
-
-    def name_invalid(self, conv: Conversation) -> str:
-        """Ask for a name again."""
-        return self.t(conv).gettext("Please type a name, for example your first and last name.")
-
-    def email_question(self, conv: Conversation, step: str) -> Reply:
-        """Ask for an optional e-mail address."""
-        t = self.t(conv)
-        ask = (
-            t.gettext("If you like, type your e-mail address. Or type 1 to skip.")
-            if self.typed
-            else t.gettext("If you like, type your e-mail address. Or tap Skip.")
-        )
-        return Reply(
-            ask,
-            kind="question",
-            choices=(Choice("skip", t.gettext("Skip")),),
-            expects="text",
-            step=step,
-        )
-
-    def email_invalid(self, conv: Conversation) -> str:
-        """Say an e-mail address could not be read."""
-        t = self.t(conv)
-        if self.typed:
-            return t.gettext(
-                "That does not look like an e-mail address. Please try again, or type 1 to skip."
-            )
-        return t.gettext(
-            "That does not look like an e-mail address. Please try again, or tap Skip."
-        )
-
-    def best_time_question(self, conv: Conversation, step: str) -> Reply:
-        """Ask when to call."""
-        t = self.t(conv)
-        choices = (
-            Choice("morning", t.gettext("Morning")),
-            Choice("afternoon", t.gettext("Afternoon")),
-            Choice("evening", t.gettext("Evening")),
-            Choice("any", t.gettext("Any time")),
-        )
-        return Reply(
-            t.gettext("When is the best time to call you?"),
-            kind="question",
-            choices=choices,
-            expects="choice",
-            step=step,
-        )
-
-    def call_language_question(self, conv: Conversation, step: str) -> Reply:
-        """Ask which spoken language the call should be in (those the team can call in)."""
-        choices = tuple(Choice(code, SPOKEN_LANGUAGES[code]) for code in self.call_languages)
-        return Reply(
-            self.t(conv).gettext("Which language should the call be in?"),
-            kind="question",
-            choices=choices,
-            expects="choice",
-            step=step,
-        )
-
-    def handed_off(self, conv: Conversation, code: str, days: int) -> Reply:
-        """Tell the patient their reference code and when to expect a call."""
-        t = self.t(conv)
-        return Reply(
-            t.ngettext(
-                "Thank you! Your details are on their way to the study team.\n\n"
-                "Your reference code is {code}.\n"
-                "The study team will contact you within {n} working day.",
-                "Thank you! Your details are on their way to the study team.\n\n"
-                "Your reference code is {code}.\n"
-                "The study team will contact you within {n} working days.",
-                days,
-                code=code,
-            ),
-            kind="ending",
-        )
-
-    def already_handed_off(self, conv: Conversation) -> Reply:
-        """Say the details were already sent, so answers can no longer be changed here."""
-        return Reply(
-            self.t(conv).gettext(
-                "Your details are already with the study team, so your answers can no longer "
-                "be changed here. Type /restart to start a new screening."
-            )
-        )
 
     def yes_no(self, conv: Conversation) -> list[tuple[str, str]]:
         """Return the plain answers Yes and No (ids "yes" and "no")."""

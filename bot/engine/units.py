@@ -322,24 +322,7 @@ def parse_units(text: str, source: str = UNITS_FILE) -> Units:
         units_raw = _mapping(source, f"{where}.units", qdata.get("units"))
         if not units_raw:
             raise _fail(source, f"{where}.units", "no units")
-        units: dict[str, Unit] = {}
-        for uid, uraw in units_raw.items():
-            if uid in all_units:
-                raise _fail(
-                    source,
-                    f"{where}.units.{uid}",
-                    f"unit id already used by {all_units[uid].quantity}; unit ids must be unique",
-                )
-            unit = _unit(source, qid, uid, uraw, languages)
-            for word in unit.words:
-                if word in words and words[word] != uid:
-                    raise _fail(
-                        source,
-                        f"{where}.units.{uid}.words",
-                        f"{word!r} is also a word for {words[word]!r}; a word must name one unit",
-                    )
-                words[word] = uid
-            units[uid] = all_units[uid] = unit
+        units = _quantity_units(source, qid, units_raw, languages, all_units, words)
         canonical = qdata.get("canonical")
         if canonical not in units:
             raise _fail(source, f"{where}.canonical", f"{canonical!r} is not one of its units")
@@ -359,21 +342,57 @@ def parse_units(text: str, source: str = UNITS_FILE) -> Units:
         words=MappingProxyType(words),
     )
     for qid, craw in pending_compounds:
-        where = f"quantities.{qid}.compounds"
-        if not isinstance(craw, list):
-            raise _fail(source, where, "must be a list")
-        compounds = tuple(
-            _compound(source, f"{where}[{i}]", item, qid, quantities[qid].units, table)
-            for i, item in enumerate(craw)
-        )
-        majors = [c.major for c in compounds]
-        if len(set(majors)) != len(majors):
-            raise _fail(source, where, "a unit may be the major part of one compound only")
-        q = quantities[qid]
-        quantities[qid] = Quantity(
-            id=q.id, canonical=q.canonical, units=q.units, compounds=compounds
-        )
+        _fill_compounds(source, qid, craw, quantities, table)
     return table
+
+
+def _quantity_units(
+    source: str,
+    qid: str,
+    units_raw: Mapping[str, Any],
+    languages: tuple[str, ...],
+    all_units: dict[str, Unit],
+    words: dict[str, str],
+) -> dict[str, Unit]:
+    """Read one quantity's units, adding them and their words to ``all_units`` and ``words``."""
+    where = f"quantities.{qid}"
+    units: dict[str, Unit] = {}
+    for uid, uraw in units_raw.items():
+        if uid in all_units:
+            raise _fail(
+                source,
+                f"{where}.units.{uid}",
+                f"unit id already used by {all_units[uid].quantity}; unit ids must be unique",
+            )
+        unit = _unit(source, qid, uid, uraw, languages)
+        for word in unit.words:
+            if word in words and words[word] != uid:
+                raise _fail(
+                    source,
+                    f"{where}.units.{uid}.words",
+                    f"{word!r} is also a word for {words[word]!r}; a word must name one unit",
+                )
+            words[word] = uid
+        units[uid] = all_units[uid] = unit
+    return units
+
+
+def _fill_compounds(
+    source: str, qid: str, craw: Any, quantities: dict[str, Quantity], table: Units
+) -> None:
+    """Read a quantity's compounds ("5 ft 6 in") and put them into ``quantities``."""
+    where = f"quantities.{qid}.compounds"
+    if not isinstance(craw, list):
+        raise _fail(source, where, "must be a list")
+    compounds = tuple(
+        _compound(source, f"{where}[{i}]", item, qid, quantities[qid].units, table)
+        for i, item in enumerate(craw)
+    )
+    majors = [c.major for c in compounds]
+    if len(set(majors)) != len(majors):
+        raise _fail(source, where, "a unit may be the major part of one compound only")
+    q = quantities[qid]
+    quantities[qid] = Quantity(id=q.id, canonical=q.canonical, units=q.units, compounds=compounds)
 
 
 @cache

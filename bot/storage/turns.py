@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.engine.reference import new_reference
 from bot.storage import models as m
 from bot.storage.views import Erasure
 
@@ -202,12 +203,9 @@ class Turn:
     def create_referral(self, outcome: str, code: str | None = None) -> str:
         """Create a referral (status ``new``) and return its reference code (CZ-7K3M-Q9P2).
 
-        ``code`` is one the caller already showed the patient (``engine.new_reference``)."""
+        ``code`` is one the caller already showed the patient (made with ``new_reference``)."""
         self._check()
-        if code is None:
-            from bot.engine.engine import new_reference  # the engine makes the codes it shows
-
-            code = new_reference()
+        code = code or new_reference()
         self.writes.referrals.append({"ref_code": code, "outcome": outcome})
         return code
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels.telegram.team import callback_data, parse_callback
+from bot.channels.telegram.callbacks import referral_data as callback_data
+from bot.channels.telegram.team_markup import parse_action as parse_callback
 from bot.config import Settings
 from bot.storage import Store, commands
 from bot.storage.store import FunnelRow, ReferralDetails

@@ -9,7 +9,7 @@ import logging
 import re
 from typing import TYPE_CHECKING
 
-from telegram import Update
+from telegram import Bot, Update
 from telegram.error import InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.ext import (
     AIORateLimiter,
@@ -21,7 +21,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.channels.telegram.handlers import COMMANDS, TelegramChannel, command_menus
 from bot.channels.telegram.ordering import ChatQueues, PerChatUpdateProcessor
@@ -108,6 +108,27 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("update %s failed: %s", update_id, type(error).__name__ if error else "unknown")
 
 
+def file_url(settings: Settings) -> str:
+    """Return the Bot API's base URL for files, next to ``TELEGRAM_BASE_URL``."""
+    return settings.telegram_base_url.replace("/bot", "/file/bot")
+
+
+def build_team_bot(settings: Settings) -> Bot:
+    """Return the study team side's Bot (not yet initialised).
+
+    It has no ``AIORateLimiter``: a 429 must come back to the outbox, which keeps the retry
+    durable, instead of pausing every patient's replies.
+    """
+    return Bot(
+        check_token(settings),
+        base_url=settings.telegram_base_url,
+        base_file_url=file_url(settings),
+        request=HTTPXRequest(
+            connection_pool_size=8, connect_timeout=10, read_timeout=20, write_timeout=20
+        ),
+    )
+
+
 def build_application(
     settings: Settings,
     channel: TelegramChannel,
@@ -122,7 +143,7 @@ def build_application(
         ApplicationBuilder()
         .token(check_token(settings))
         .base_url(settings.telegram_base_url)
-        .base_file_url(settings.telegram_base_url.replace("/bot", "/file/bot"))
+        .base_file_url(file_url(settings))
         .rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_max_rate, max_retries=5))
         .concurrent_updates(PerChatUpdateProcessor(64))
     )
@@ -158,10 +179,11 @@ async def serve(
 ) -> None:
     """Run the bot until ``stop`` is set: open storage, start polling or the webhook.
 
-    The study team's side (``team.py``) runs alongside: its handlers come before the
-    patient adapter's; the outbox worker and the reminders start once the application has
-    started and are cancelled (claimed outbox items given back) before storage closes.
-    ``team_options`` shortens its timings in tests.
+    Everything Telegram is wired here: the patient adapter's application, the study team's
+    side (``team.py``, on a Bot of its own) and the receipt loop. The team's handlers come
+    before the patient adapter's; the outbox worker and the reminders start once the
+    application has started and are cancelled (claimed outbox items given back) before
+    storage closes. ``team_options`` shortens its timings in tests.
     """
     from bot.channels.telegram.team import TeamSide
     from bot.conversations import Conversations
@@ -187,7 +209,7 @@ async def serve(
         )
         channel = TelegramChannel(conversations, settings.study_team_chat_id, flood)
         app = build_application(settings, channel)
-        team = TeamSide(settings, store, team_options)
+        team = TeamSide(settings, store, build_team_bot(settings), team_options)
         team.register(app)
         receiver = Receiver(app, Inbox(store), ChatQueues(64, flood))
         channel.on_replied = receiver.replied

@@ -123,7 +123,7 @@ class TelegramChannel:
             event.kind,
             (time.perf_counter() - started) * 1000,
             len(result.replies),
-            f", outcome {result.outcome['outcome']}" if result.outcome else "",
+            f", outcome {result.outcome.outcome}" if result.outcome else "",
         )
         return result
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from functools import lru_cache
 
 from telegram import (
@@ -14,26 +13,22 @@ from telegram import (
     ReplyKeyboardRemove,
 )
 
+from bot.channels.telegram.callbacks import answer_data as callback_data
+from bot.channels.telegram.callbacks import parse_answer as parse_callback
 from bot.engine.events import Reply
 from bot.team.lines import escape as escape  # one escape for the patient and the team side
 
+__all__ = [
+    "callback_data",
+    "chunks",
+    "escape",
+    "keyboard",
+    "keyboard_json",
+    "parse_callback",
+    "question_html",
+]
+
 MAX_TEXT = 4096
-MAX_CALLBACK_BYTES = 64
-_CALLBACK = re.compile(r"^a\|([A-Za-z0-9_:#-]{1,48})\|([A-Za-z0-9_-]{1,24})$")
-
-
-def callback_data(step: str, option: str) -> str:
-    """Return the button data for ``option`` of ``step`` ("a|<step>|<option>")."""
-    data = f"a|{step}|{option}"
-    if len(data.encode()) > MAX_CALLBACK_BYTES:
-        raise ValueError(f"callback data over {MAX_CALLBACK_BYTES} bytes: {data!r}")
-    return data
-
-
-def parse_callback(data: str | None) -> tuple[str, str] | None:
-    """Return ``(step, option)`` from our button data, or None for anything else."""
-    match = _CALLBACK.match(data or "")
-    return (match.group(1), match.group(2)) if match else None
 
 
 def keyboard(

@@ -121,7 +121,7 @@ class WeChatChannel:
             event.kind,
             (time.perf_counter() - started) * 1000,
             len(result.replies),
-            f", outcome {result.outcome['outcome']}" if result.outcome else "",
+            f", outcome {result.outcome.outcome}" if result.outcome else "",
         )
         return turn
 
