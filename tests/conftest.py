@@ -32,9 +32,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     """Say how many long variants did not run, and how to run them (never a silent skip)."""
     slow = config.stash.get(_SLOW_DESELECTED, 0)
     if slow:
+        many = slow != 1
         terminalreporter.write_line(
-            f"{slow} long variant{'s' if slow != 1 else ''} marked slow not run here: "
-            "`make test-long` runs them (pytest -m slow)",
+            f"{slow} long variant{'s' if many else ''} marked slow not run here: "
+            f"`make test-long` runs {'them' if many else 'it'} (pytest -m slow)",
             yellow=True,
             bold=True,
         )

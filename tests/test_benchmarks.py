@@ -35,8 +35,8 @@ def run(*args: str, results: Path) -> subprocess.CompletedProcess[str]:
 
 def test_smoke_run_reports_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    results = tmp_path / "results"
-    done = run("benchmarks", "--smoke", "--json", str(out), results=results)
+    folder = tmp_path / "results"
+    done = run("benchmarks", "--smoke", "--json", str(out), results=folder)
     result = json.loads(out.read_text(encoding="utf-8"))
     for name in FIGURES:
         assert name in done.stdout.replace(" ", "_"), f"{name} missing from the table"
@@ -58,11 +58,11 @@ def test_smoke_run_reports_every_figure(tmp_path: Path) -> None:
     full = result["figures"]["full_path"]["results"]
     for backend, figure in full.items():
         assert figure["replies_checked_committed"] > 0, backend
-    smoke = results / "smoke.json"  # latest.json is for real runs
+    smoke = folder / "smoke.json"  # latest.json is for real runs
     assert json.loads(smoke.read_text(encoding="utf-8"))["when"] == result["when"]
-    assert sorted(p.name for p in results.iterdir()) == ["smoke.json"]
+    assert sorted(p.name for p in folder.iterdir()) == ["smoke.json"]
 
-    readme_table = run("benchmarks.report", str(out), results=results).stdout
+    readme_table = run("benchmarks.report", str(out), results=folder).stdout
     assert f"Measured {result['when']}" in readme_table
     for name in FIGURES:
         assert f"| {name.replace('_', ' ')} |" in readme_table, f"{name} missing from Markdown"
