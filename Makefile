@@ -60,6 +60,11 @@ test-long: export TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5
 test-long: catalogs
 	$(BIN)/python -m pytest -q -m slow
 
+## A wheel that runs anywhere: the flows and the compiled catalogs inside it (dist/).
+.PHONY: wheel
+wheel: catalogs
+	$(BIN)/python -m pip wheel -q --no-deps --no-build-isolation --no-index -w dist .
+
 run: catalogs
 	$(BIN)/python -m bot run
 

@@ -20,20 +20,18 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from pyinstrument import Profiler
 from telegram import CallbackQuery
 
 from benchmarks.harness import DEFAULT_PG, Databases, FullPath, engine, floor_app, quiet_logging
+from benchmarks.report import RESULTS
 from benchmarks.traffic import Traffic, script
 from bot import conversations
 from bot.channels.telegram import handlers
 from bot.engine import engine as engine_module
 from bot.storage import store
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 #: (label, owner, attribute, is a coroutine): the stages timed by ``--stages``, outermost
 #: first. Nested stages are included in the ones around them.
@@ -163,7 +161,7 @@ def main() -> None:
         return
     profiler = asyncio.run(profile(args.db, args.updates, args.concurrency, args.pg))
     print(profiler.output_text(unicode=True, color=False, show_all=False, short_mode=False))
-    RESULTS.mkdir(exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"profile-{args.db}.html"
     out.write_text(profiler.output_html())
     print(f"HTML report: {out}")

@@ -17,7 +17,8 @@ from benchmarks.figures import FIGURES, TARGETS
 from benchmarks.harness import pg_connect
 
 BACKENDS = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "process": "(no database)"}
-RESULTS = Path(__file__).resolve().parent / "results"
+#: Where runs are written (BENCHMARK_RESULTS: elsewhere, as the tests do, keeping the tree clean).
+RESULTS = Path(os.environ.get("BENCHMARK_RESULTS") or Path(__file__).resolve().parent / "results")
 
 
 def cpu_model() -> str:

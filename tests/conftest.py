@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,31 @@ from bot.engine.record import Conversation
 
 DATA = Path(__file__).parent / "data"
 STOPS = ("done", "alerts", "share", "phone", "name", "email", "best_time", "call_lang")
+
+
+_SLOW_DESELECTED = pytest.StashKey[int]()
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    """Count the long variants that ``-m 'not slow'`` (the default) leaves out."""
+    if not items:
+        return
+    config = items[0].config
+    slow = sum(item.get_closest_marker("slow") is not None for item in items)
+    config.stash[_SLOW_DESELECTED] = config.stash.get(_SLOW_DESELECTED, 0) + slow
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Say how many long variants did not run, and how to run them (never a silent skip)."""
+    slow = config.stash.get(_SLOW_DESELECTED, 0)
+    if slow:
+        many = slow != 1
+        terminalreporter.write_line(
+            f"{slow} long variant{'s' if many else ''} marked slow not run here: "
+            f"`make test-long` runs {'them' if many else 'it'} (pytest -m slow)",
+            yellow=True,
+            bold=True,
+        )
 
 
 @pytest.fixture(scope="session")

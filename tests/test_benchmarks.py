@@ -17,12 +17,13 @@ ROOT = Path(__file__).resolve().parent.parent
 FIGURES = ("floor", "full_path", "latency", "memory", "scale", "replay", "burst")
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m <args>`` from the project root; fail with its error output."""
+def run(*args: str, results: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m <args>`` from the project root, writing its results under ``results``
+    (never into the source tree); fail with its error output."""
     done = subprocess.run(
         [sys.executable, "-m", *args],
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT), "BENCHMARK_RESULTS": str(results)},
         capture_output=True,
         text=True,
         timeout=300,
@@ -34,7 +35,8 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_smoke_run_reports_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    done = run("benchmarks", "--smoke", "--json", str(out))
+    folder = tmp_path / "results"
+    done = run("benchmarks", "--smoke", "--json", str(out), results=folder)
     result = json.loads(out.read_text(encoding="utf-8"))
     for name in FIGURES:
         assert name in done.stdout.replace(" ", "_"), f"{name} missing from the table"
@@ -56,17 +58,18 @@ def test_smoke_run_reports_every_figure(tmp_path: Path) -> None:
     full = result["figures"]["full_path"]["results"]
     for backend, figure in full.items():
         assert figure["replies_checked_committed"] > 0, backend
-    smoke = ROOT / "benchmarks" / "results" / "smoke.json"  # latest.json is for real runs
+    smoke = folder / "smoke.json"  # latest.json is for real runs
     assert json.loads(smoke.read_text(encoding="utf-8"))["when"] == result["when"]
+    assert sorted(p.name for p in folder.iterdir()) == ["smoke.json"]
 
-    readme_table = run("benchmarks.report", str(out)).stdout
+    readme_table = run("benchmarks.report", str(out), results=folder).stdout
     assert f"Measured {result['when']}" in readme_table
     for name in FIGURES:
         assert f"| {name.replace('_', ' ')} |" in readme_table, f"{name} missing from Markdown"
 
 
-def test_the_stage_timer_accounts_for_every_stage() -> None:
-    done = run("benchmarks.profile", "--stages", "--updates", "150")
+def test_the_stage_timer_accounts_for_every_stage(tmp_path: Path) -> None:
+    done = run("benchmarks.profile", "--stages", "--updates", "150", results=tmp_path)
     rows = {line[:52].strip(): line[52:].split() for line in done.stdout.splitlines()[2:]}
     whole = float(rows["whole update, full path"][0])
     for stage in ("storage: open turn (read, decrypt)", "engine step", "replies (sendMessage)"):

@@ -351,8 +351,11 @@ async def test_long_poll_waits_for_an_update(fake: FakeBotAPI, bot: Bot) -> None
 
 async def test_second_poller_conflicts(fake: FakeBotAPI, bot: Bot) -> None:
     """A second bot instance polling terminates the first one's getUpdates with 409."""
-    first = asyncio.create_task(bot.get_updates(timeout=2))
-    await asyncio.sleep(0.2)
+    first = asyncio.create_task(bot.get_updates(timeout=30))
+    deadline = asyncio.get_running_loop().time() + 10
+    while fake._poll is None:  # until the first long poll is held
+        assert asyncio.get_running_loop().time() < deadline, "the first getUpdates never arrived"
+        await asyncio.sleep(0.01)
     async with Bot(fake.token, base_url=fake.base_url) as other:
         second = asyncio.create_task(other.get_updates(timeout=0.2))
         with pytest.raises(Conflict, match=r"(?i)terminated by other getUpdates"):

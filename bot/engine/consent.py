@@ -52,8 +52,8 @@ class ConsentSteps:
             return self.render.share_question(conv, SHARE)
         if state == "phone":
             return self.render.phone_question(conv, state)
-        if state == "name":
-            return self.render.name_question(conv, state, profile_name)
+        if state == "name":  # offered only as it would be kept: a refused name is not offered
+            return self.render.name_question(conv, state, clean_name(profile_name) or "")
         if state == "email":
             return self.render.email_question(conv, state)
         if state == "best_time":

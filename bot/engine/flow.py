@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from bot.datadir import data_dir
 from bot.engine.answers import BareRule, MeasureSpec
 from bot.engine.derived import Derived, parse_derived
 from bot.engine.errors import FlowError
@@ -29,7 +30,7 @@ from bot.engine.safety import Safety, parse_safety
 from bot.engine.units import load_units
 
 SCHEMA = 1
-FLOWS_DIR = Path(__file__).resolve().parents[2] / "flows"
+FLOWS_DIR = data_dir("flows", "FLOWS_DIR")  # FLOWS_DIR in the environment, else the package's
 _QUESTION_KEYS = frozenset(
     {
         "id",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from bot.datadir import data_dir
 
 LANGUAGES: tuple[str, ...] = ("en", "zh-Hans", "zh-Hant", "es", "ru", "ar")
 DEFAULT_LANGUAGE = "en"
@@ -12,11 +13,9 @@ DOMAIN = "messages"
 
 
 def locales_dir() -> Path:
-    """Return the folder holding ``<lang>/LC_MESSAGES/messages.{po,mo}``."""
-    override = os.environ.get("LOCALES_DIR")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[2] / "locales"
+    """Return the folder holding ``<lang>/LC_MESSAGES/messages.{po,mo}`` (``LOCALES_DIR`` in
+    the environment, else the package's)."""
+    return data_dir("locales", "LOCALES_DIR")
 
 
 def catalog_dirname(lang: str) -> str:

@@ -1,24 +1,29 @@
-"""Kill the real bot process with SIGKILL after every answer and during the handoff.
+"""Kill the real bot process with SIGKILL between answers and during the handoff.
 
 After each restart the conversation must go on at the right question, no answered question
 may be asked again, no answer may be lost, and the referral must reach the team once.
+``make test`` kills at a seeded sample of answers and handoff steps (``CRASH_SEED``);
+``make test-long`` kills before every one of them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import random
 import re
 import signal
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.config import Settings
 from bot.storage.commands import keygen
+from bot.storage.inbox import Inbox
 from bot.storage.store import Store
 from tests.conftest import ELIGIBLE_EN
 from tests.fakebotapi import FakeBotAPI
-from tests.telegram.conftest import Person
 
 ROOT = Path(__file__).resolve().parents[2]
 TEAM = -1009876543210
@@ -74,7 +79,41 @@ class BotProcess:
             await asyncio.wait_for(self.process.wait(), 30)
 
 
-async def test_sigkill_after_every_answer_and_during_the_handoff(tmp_path: Path) -> None:
+HANDOFF_STEPS = ("yes", "contact", "yes", "skip", "morning", "en")
+SEED = int(os.environ.get("CRASH_SEED", "16"))
+USER = 8001
+WHO = {"first_name": "Crash Test", "language_code": "en"}
+
+
+async def handled(store: Store, update_id: int, timeout: float = 30) -> None:
+    """Wait (bounded) until the bot marked the update done in its inbox: it is stored, applied
+    and answered (the done mark follows the replies)."""
+    inbox = Inbox(store)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await inbox.is_done(update_id):
+        assert asyncio.get_running_loop().time() < deadline, f"update {update_id} never done"
+        await asyncio.sleep(0.02)
+
+
+def answer(fake: FakeBotAPI, value: str) -> int:
+    """Tap ``value`` when the newest question offers it, else type it; return the update id."""
+    last = fake.messages(USER)[-1]
+    rows = (last.reply_markup or {}).get("inline_keyboard", [])
+    datas = [b.get("callback_data", "") for row in rows for b in row]
+    data = next((d for d in datas if d.endswith(f"|{value}")), None)
+    if data is not None:
+        update = fake.user_taps(USER, last.message_id, data, strict=False, **WHO)
+    elif value == "contact":
+        update = fake.user_shares_contact(USER, "+86 138 0013 8000", first_name="Crash Test")
+    else:
+        update = fake.user_sends(USER, value, **WHO)
+    return int(update["update_id"])
+
+
+async def run_kills(tmp_path: Path, questions: set[str], handoff: set[int]) -> None:
+    """Screen one person, killing the bot before each answer in ``questions`` and before each
+    handoff step whose index is in ``handoff``; kill once more before the card goes out.
+    Each answer waits until the bot has marked it done, so a slow machine changes no step."""
     async with FakeBotAPI() as fake:
         fake.add_group(TEAM, "Study team", members=[COORDINATOR])
         settings = Settings(
@@ -92,29 +131,23 @@ async def test_sigkill_after_every_answer_and_during_the_handoff(tmp_path: Path)
             "LOG_LEVEL": "WARNING",
         }
         bot = BotProcess(env, tmp_path, fake)
-        person = Person(fake, 8001, "en", name="Crash Test")
         await bot.start()
+        store = await Store.open(settings)
         try:
-            await person.command("/start")
-            await person.tap("agree")
+            await handled(store, int(fake.user_command(USER, "/start", **WHO)["update_id"]))
+            await handled(store, answer(fake, "agree"))
             for question in _flow_order():
-                await bot.kill()
-                await bot.start()
-                await person.answer(ELIGIBLE_EN[question])
-            asked = _questions_in(fake, person)
-            for step in ("yes", "contact", "yes", "skip", "morning", "en"):
-                await bot.kill()
-                await bot.start()
-                if step == "contact":
-                    fake.mark()
-                    fake.user_shares_contact(
-                        person.user_id, "+86 138 0013 8000", first_name="Crash Test"
-                    )
-                    await fake.wait_for(lambda m: m.chat_id == person.user_id, timeout=15)
-                    await fake.wait_idle(quiet=0.2, timeout=15)
-                else:
-                    await person.tap(step)
-            final = fake.last(person.user_id).text
+                if question in questions:
+                    await bot.kill()
+                    await bot.start()
+                await handled(store, answer(fake, ELIGIBLE_EN[question]))
+            asked = _questions_in(fake)
+            for index, step in enumerate(HANDOFF_STEPS):
+                if index in handoff:
+                    await bot.kill()
+                    await bot.start()
+                await handled(store, answer(fake, step))
+            final = fake.last(USER).text
             code = re.search(r"CZ-[0-9A-Z]{4}-[0-9A-Z]{4}", final)
             assert code is not None, final
             await bot.kill()
@@ -122,21 +155,43 @@ async def test_sigkill_after_every_answer_and_during_the_handoff(tmp_path: Path)
             await fake.wait_for(
                 lambda m: m.chat_id == TEAM and code.group(0) in m.text, timeout=30, since=0
             )
-            await asyncio.sleep(1.0)
+            await delivered(store, code.group(0))  # nothing left that could send it again
+            history = await store.answer_history(f"tg:{USER}")
         finally:
+            await store.close()
             await bot.stop()
 
         cards = [m for m in fake.messages(TEAM) if code.group(0) in m.text]
         assert len(cards) == 1, "the referral reached the team more than once"
         numbers = [int(n) for n in re.findall(r"Question (\d+) of", "\n".join(asked))]
         assert numbers == sorted(numbers), "an answered question was asked again"
-        store = await Store.open(settings)
-        try:
-            history = await store.answer_history("tg:8001")
-        finally:
-            await store.close()
         facts = [a.fact for a in history]
         assert sorted(facts) == sorted(set(facts)) and set(facts) == set(_flow_order())
+
+
+async def delivered(store: Store, ref: str, timeout: float = 30) -> None:
+    """Wait (bounded) until the card's message id is stored and no outbox item is pending."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        details = await store.referral(ref)
+        pending = (await store.outbox_counts()).get("pending", 0)
+        if details is not None and details.card_message_id is not None and not pending:
+            return
+        assert asyncio.get_running_loop().time() < deadline, "the card was never marked sent"
+        await asyncio.sleep(0.05)
+
+
+async def test_sigkill_at_a_seeded_sample_of_answers_and_handoff_steps(tmp_path: Path) -> None:
+    """Six kills mid-screening and two in the handoff (CRASH_SEED picks them), then one more."""
+    rng = random.Random(SEED)
+    questions = set(rng.sample(_flow_order(), 6))
+    handoff = set(rng.sample(range(len(HANDOFF_STEPS)), 2))
+    await run_kills(tmp_path, questions, handoff)
+
+
+@pytest.mark.slow
+async def test_sigkill_after_every_answer_and_during_the_handoff(tmp_path: Path) -> None:
+    await run_kills(tmp_path, set(_flow_order()), set(range(len(HANDOFF_STEPS))))
 
 
 def _flow_order() -> list[str]:
@@ -145,9 +200,5 @@ def _flow_order() -> list[str]:
     return [q.id for q in load_engine().flow.questions]
 
 
-def _questions_in(fake: FakeBotAPI, person: Person) -> list[str]:
-    return [
-        m.text.split("\n")[0]
-        for m in fake.messages(person.user_id)
-        if m.text.startswith("Question")
-    ]
+def _questions_in(fake: FakeBotAPI) -> list[str]:
+    return [m.text.split("\n")[0] for m in fake.messages(USER) if m.text.startswith("Question")]

@@ -1,4 +1,6 @@
-"""1,000 scripted referrals while the Bot API misbehaves: nothing lost, nothing shown twice.
+"""Scripted referrals while the Bot API misbehaves: nothing lost, nothing shown twice.
+
+``make test`` runs 100 referrals; ``make test-long`` runs 1,000 (marked ``slow``).
 
 The fake Bot API injects, on a seeded fraction of calls, 429s with retry_after, 500s, 502s,
 requests held and then dropped (timeouts), dropped connections, and getUpdates delivering
@@ -25,25 +27,36 @@ from tests.fakebotapi import FakeBotAPI, Fault
 from tests.team.conftest import TEAM_CHAT, fast_options, until
 from tests.team.test_burst import delivered
 
-REFERRALS = 1000
 FIRST_USER = 20_000
 ANSWERS = ("yes", "13800138000", "Li Lei", "skip", "morning", "English")
 
 
-async def seed(store: Store) -> None:
-    """Store REFERRALS conversations waiting at the question whether to share contact details."""
+async def seed(store: Store, count: int) -> None:
+    """Store conversations waiting at the question whether to share contact details."""
     patient = Patient(load_engine())
     patient.run(ELIGIBLE_EN)
     assert patient.conv.state == "share"
     record = patient.conv.to_json()
-    for user in range(FIRST_USER, FIRST_USER + REFERRALS):
+    for user in range(FIRST_USER, FIRST_USER + count):
         async with store.turn(f"tg:{user}", None) as turn:
             turn.save(record, chat_id=user)
 
 
+async def test_a_hundred_referrals_under_injected_faults(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    await run_referrals(tmp_path, caplog, 100)
+
+
+@pytest.mark.slow
 async def test_a_thousand_referrals_under_injected_faults(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    await run_referrals(tmp_path, caplog, 1000)
+
+
+async def run_referrals(tmp_path: Path, caplog: pytest.LogCaptureFixture, count: int) -> None:
+    """``count`` patients hand over their details at once, under injected faults."""
     caplog.set_level(logging.ERROR)
     async with FakeBotAPI(seed=7, max_per_second=None) as fake:
         fake.add_group(TEAM_CHAT, "Study team", members=[501])
@@ -60,7 +73,7 @@ async def test_a_thousand_referrals_under_injected_faults(
         await upgrade(settings)
         store = await Store.open(settings)
         try:
-            await seed(store)
+            await seed(store, count)
         finally:
             await store.close()
 
@@ -85,10 +98,10 @@ async def test_a_thousand_referrals_under_injected_faults(
         started = time.monotonic()
         try:
             for answer in ANSWERS:
-                for user in range(FIRST_USER, FIRST_USER + REFERRALS):
+                for user in range(FIRST_USER, FIRST_USER + count):
                     fake.user_sends(user, answer, first_name="Li Lei", language_code="en")
             await until(
-                lambda: sum(delivered(fake).values()) >= REFERRALS or task.done(),
+                lambda: sum(delivered(fake).values()) >= count or task.done(),
                 600,
                 "every referral",
             )
@@ -110,12 +123,12 @@ async def test_a_thousand_referrals_under_injected_faults(
             await store.close()
         seen = delivered(fake)
         print(
-            f"\n{REFERRALS} referrals under faults in {took:.0f} s: injected {injected}, "
+            f"\n{count} referrals under faults in {took:.0f} s: injected {injected}, "
             f"{len(fake.messages(TEAM_CHAT))} team messages, outbox {counts}"
         )
-        assert len(referrals) == REFERRALS  # no lost handoff
+        assert len(referrals) == count  # no lost handoff
         assert set(seen) == {r.ref_code for r in referrals}  # every one reached the team
-        assert sum(seen.values()) == REFERRALS  # none shown twice
+        assert sum(seen.values()) == count  # none shown twice
         assert fake.flood_errors == 0
         assert all(
             faults.injected[kind] > 0

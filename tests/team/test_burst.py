@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import csv
 import io
+import sqlite3
 import time
 from collections import Counter
+from dataclasses import replace
 
+import pytest
+from sqlalchemy.engine import make_url
+
+from bot.config import Settings
 from bot.storage import Store
+from bot.team import REFERRAL_CARD
 from tests.fakebotapi import FakeBotAPI, Fault
 from tests.running import RunningBot
-from tests.team.conftest import card_refs, team_messages, until
+from tests.team.conftest import card_refs, fast_options, team_messages, until
 from tests.team.helpers import make_referral
 
 BURST = 500
@@ -62,12 +69,29 @@ async def test_a_burst_of_500_referrals_under_429s(
     assert counts.get("failed", 0) == 0 and counts.get("pending", 0) == 0
 
 
+def held_cards(settings: Settings) -> int:
+    """Cards a worker has claimed and not yet delivered (read from the bot's SQLite file)."""
+    path = make_url(settings.database_url).database
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        query = (
+            "SELECT count(*) FROM outbox WHERE kind = ? AND status = 'pending'"
+            " AND claimed_by IS NOT NULL"
+        )
+        return int(db.execute(query, (REFERRAL_CARD,)).fetchone()[0])
+
+
+# The burst waits 3 s to gather, so the stop below surely comes while the cards are held.
+@pytest.mark.parametrize(
+    "options", [replace(fast_options(), worker=replace(fast_options().worker, digest_gather=3.0))]
+)
 async def test_a_stop_in_the_middle_of_a_burst_loses_nothing(
-    team_bot: RunningBot, fake: FakeBotAPI, store: Store
+    team_bot: RunningBot, fake: FakeBotAPI, store: Store, settings: Settings
 ) -> None:
     refs = [await make_referral(store, 9600 + n) for n in range(40)]
-    await asyncio.sleep(0.2)  # the worker is gathering the burst, or making its digest
+    # the worker holds claimed cards: it is gathering the burst, or sending
+    await until(lambda: held_cards(settings), 30, "the worker to claim cards")
     await team_bot.stop()
+    assert held_cards(settings) == 0  # a clean stop gives its cards back
     refs += [await make_referral(store, 9700 + n) for n in range(5)]  # while it is down
     await team_bot.start()
     await until(lambda: sum(delivered(fake).values()) >= len(refs), 30, "every referral")

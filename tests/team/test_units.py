@@ -422,14 +422,18 @@ async def test_a_reminder_is_queued_once_per_period(store: Store, tmp_path: Path
 async def test_a_stop_gives_claimed_items_back(store: Store) -> None:
     refs = [await make_referral(store, 50 + i) for i in range(3)]
 
+    sending = asyncio.Event()
+
     class SlowSender(FakeSender):
         async def send_card(self, card: object) -> int:
-            await asyncio.sleep(10)
+            sending.set()
+            await asyncio.Event().wait()  # Telegram never answers
             return 1
 
     work = worker(store, SlowSender())
     task = asyncio.create_task(work.run())
-    await asyncio.sleep(0.2)
+    await asyncio.wait_for(sending.wait(), 30)  # the worker holds the cards it claimed
+    assert await store.claim_outbox("another", 10, kinds=[REFERRAL_CARD]) == []
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
