@@ -116,6 +116,12 @@ class WeComTexts:
         """The console's page of one referral, or its list of referrals."""
         return f"{self.console}/referrals/{ref}" if ref else f"{self.console}/referrals"
 
+    def _open_one(self) -> str:
+        return self.t.gettext("Open in the web console")
+
+    def _open_list(self) -> str:
+        return self.t.gettext("Open the list in the web console")
+
     def card(self, details: ReferralDetails) -> str:
         t = self.t
         return "\n".join(
@@ -123,7 +129,7 @@ class WeComTexts:
                 "**" + t.gettext("New referral {ref}", ref=details.ref_code) + "**",
                 "> " + t.gettext("Outcome: {outcome}", outcome=self.texts.outcome(details.outcome)),
                 "> " + t.gettext("Received: {time}", time=team_time(details.created_at)),
-                f"[{t.gettext('Open in the web console')}]({self.link(details.ref_code)})",
+                f"[{self._open_one()}]({self.link(details.ref_code)})",
                 t.gettext("Contact details and answers are only in the web console."),
             ]
         )
@@ -144,7 +150,7 @@ class WeComTexts:
             lines.append("> " + self.texts.pair(self.texts.outcome(outcome), t.number(count)))
         codes = ", ".join(r.ref_code for r in found)
         lines.append(t.gettext("Reference codes: {codes}", codes=codes))
-        lines.append(f"[{t.gettext('Open the list in the web console')}]({self.link()})")
+        lines.append(f"[{self._open_list()}]({self.link()})")
         return "\n".join(lines)
 
     def reminder(self, refs: Sequence[str], hours: int) -> str:
@@ -159,7 +165,7 @@ class WeComTexts:
         if len(refs) > MAX_REMINDER_CODES:
             more = len(refs) - MAX_REMINDER_CODES
             lines.append(t.ngettext("… and {n} more", "… and {n} more", more))
-        lines.append(f"[{t.gettext('Open the list in the web console')}]({self.link()})")
+        lines.append(f"[{self._open_list()}]({self.link()})")
         return "\n".join(lines)
 
 
