@@ -285,6 +285,26 @@ async def test_a_restart_in_the_middle_of_a_burst_loses_and_repeats_nothing(
     assert robot_api.rate_errors == 0
 
 
+async def test_two_processes_share_the_robot_and_post_each_card_once(
+    robot_api: FakeWeCom, settings: Settings, store: Store
+) -> None:
+    """Two processes on one database, each with half the robot's minute."""
+    half = settings.model_copy(update={"wecom_per_minute": 9})
+    first, second = Delivery(half), Delivery(half)
+    first.start()
+    second.start()
+    try:
+        refs = [await wecom_referral(store, 9400 + n) for n in range(30)]
+        await until(lambda: sum(delivered(robot_api).values()) >= 30, 30, "every referral")
+        await asyncio.sleep(WINDOW)
+    finally:
+        await first.stop()
+        await second.stop()
+    seen = delivered(robot_api)
+    assert set(seen) == set(refs) and sum(seen.values()) == 30
+    assert robot_api.rate_errors == 0
+
+
 async def test_rate_errors_from_a_shared_robot_are_waited_out(
     delivery: Delivery, robot_api: FakeWeCom, store: Store
 ) -> None:
