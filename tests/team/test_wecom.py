@@ -8,10 +8,13 @@ kept without a test waiting a real minute. SQLite and PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +26,7 @@ from bot.startup import StartupRefused, check
 from bot.storage import Store, commands
 from bot.team.cards import TeamTexts
 from bot.team.delivery import configured_reminders, serve_delivery, wecom_destination
-from bot.team.outbox import SendError, WorkerOptions, remind
+from bot.team.outbox import OutboxWorker, SendError, WorkerOptions, remind
 from bot.team.pacing import Pacer
 from bot.team.reminders import WECOM_REMINDER
 from bot.team.wecom import MAX_BYTES, WECOM_CARD, WeComRobot, WeComTexts, fit
@@ -282,6 +285,59 @@ async def test_a_restart_in_the_middle_of_a_burst_loses_and_repeats_nothing(
     await asyncio.sleep(WINDOW)
     seen = delivered(robot_api)
     assert set(seen) == set(refs) and sum(seen.values()) == len(refs)
+    assert robot_api.rate_errors == 0
+
+
+class DyingStore:
+    """A worker's view of the store that stops writing at once when its process "dies"."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.dead = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    async def mark_sent(self, item_id: int, worker_id: str) -> bool:
+        return False if self.dead else await self.store.mark_sent(item_id, worker_id)
+
+    async def mark_failed(self, *args: Any, **kwargs: Any) -> bool:
+        return False if self.dead else await self.store.mark_failed(*args, **kwargs)
+
+
+async def test_a_killed_process_loses_nothing_and_repeats_at_most_its_last_post(
+    robot_api: FakeWeCom, settings: Settings, store: Store
+) -> None:
+    """Killed mid-stream, its claimed cards are taken over after their lease by the restart."""
+    options = replace(FAST, lease=timedelta(seconds=1))
+    texts = TeamTexts("zh-Hans")
+    dying = DyingStore(store)
+    first = wecom_destination(settings, dying, texts)  # type: ignore[arg-type]
+    second = wecom_destination(settings, store, texts)
+    worker = OutboxWorker(dying, None, texts, team_pacer=None, routes=[first.route()],  # type: ignore[arg-type]
+                          options=options, worker_id="killed")  # fmt: skip
+    task = asyncio.create_task(worker.run())
+    restarted: asyncio.Task[None] | None = None
+    try:
+        refs = [await wecom_referral(store, 9500 + n) for n in range(12)]  # no burst: cards
+        await until(lambda: len(robot_api.posted()) >= 4, 20, "the first cards")
+        dying.dead = True  # SIGKILL: no more writes, claimed items keep their lease
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        after = OutboxWorker(store, None, texts, team_pacer=None, routes=[second.route()],
+                             options=options, worker_id="restarted")  # fmt: skip
+        restarted = asyncio.create_task(after.run())
+        await until(lambda: set(delivered(robot_api)) == set(refs), 30, "every referral")
+        await asyncio.sleep(WINDOW)
+        after.stop()
+        await asyncio.wait_for(restarted, 10)
+    finally:
+        await first.robot.close()
+        await second.robot.close()
+    seen = delivered(robot_api)
+    assert set(seen) == set(refs)
+    assert sum(seen.values()) <= len(refs) + 1  # at most the post in flight at the kill
     assert robot_api.rate_errors == 0
 
 
