@@ -314,8 +314,15 @@ async def test_a_killed_process_loses_nothing_and_repeats_at_most_its_last_post(
     dying = DyingStore(store)
     first = wecom_destination(settings, dying, texts)  # type: ignore[arg-type]
     second = wecom_destination(settings, store, texts)
-    worker = OutboxWorker(dying, None, texts, team_pacer=None, routes=[first.route()],  # type: ignore[arg-type]
-                          options=options, worker_id="killed")  # fmt: skip
+    worker = OutboxWorker(
+        dying,  # type: ignore[arg-type]
+        None,
+        texts,
+        team_pacer=None,
+        routes=[first.route()],
+        options=options,
+        worker_id="killed",
+    )
     task = asyncio.create_task(worker.run())
     restarted: asyncio.Task[None] | None = None
     try:
@@ -325,8 +332,15 @@ async def test_a_killed_process_loses_nothing_and_repeats_at_most_its_last_post(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        after = OutboxWorker(store, None, texts, team_pacer=None, routes=[second.route()],
-                             options=options, worker_id="restarted")  # fmt: skip
+        after = OutboxWorker(
+            store,
+            None,
+            texts,
+            team_pacer=None,
+            routes=[second.route()],
+            options=options,
+            worker_id="restarted",
+        )
         restarted = asyncio.create_task(after.run())
         await until(lambda: set(delivered(robot_api)) == set(refs), 30, "every referral")
         await asyncio.sleep(WINDOW)
