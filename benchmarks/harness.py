@@ -225,7 +225,12 @@ class FullPath:
     @classmethod
     async def open(cls, settings: Settings, *, check_every: int = 0) -> FullPath:
         store = await Store.open(settings)
-        conversations = Conversations(engine(), store, email_handoff=bool(settings.handoff_email))
+        conversations = Conversations(
+            engine(),
+            store,
+            email_handoff=bool(settings.handoff_email),
+            wecom_handoff=settings.wecom_robot_key is not None,
+        )
         # Scripted users answer far faster than people: lift the per-person flood limit.
         channel = TelegramChannel(
             conversations, settings.study_team_chat_id, FloodGuard(rate=1e6, burst=1_000_000)

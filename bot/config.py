@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     contact_promise_days: int = Field(default=2, ge=0)
+    # WeCom group robot (群机器人): cards, reminders and digests also go there when the key is set
+    wecom_robot_key: SecretStr | None = None  # the key=... of the robot's webhook address
+    wecom_base_url: str = "https://qyapi.weixin.qq.com"
+    wecom_per_minute: int = Field(default=18, ge=1, le=20)  # WeCom allows 20 a minute per robot
+    wecom_window_seconds: float = Field(default=60.0, gt=0)  # the "minute" (tests shorten it)
     # spoken languages the team can call in, offered to the patient in this order
     call_languages: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(SPOKEN_LANGUAGES)

@@ -35,10 +35,18 @@ class Inbound:
 class Conversations:
     """Run events through the engine with every change committed before the reply."""
 
-    def __init__(self, engine: Engine, store: Store, *, email_handoff: bool = False) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        store: Store,
+        *,
+        email_handoff: bool = False,
+        wecom_handoff: bool = False,
+    ) -> None:
         self.engine = engine
         self.store = store
         self.email_handoff = email_handoff
+        self.wecom_handoff = wecom_handoff  # a card for the WeCom robot too (bot/team/wecom.py)
 
     def _restore(self, turn: Turn, inbound: Inbound) -> Conversation:
         record = turn.record
@@ -99,7 +107,7 @@ class Conversations:
     def _hand_over(
         self, turn: Turn, referral: Referral, contact: dict[str, str], event: Event
     ) -> None:
-        """Keep the contact details and the referral, and queue its card and e-mail."""
+        """Keep the contact details and the referral, and queue one card per destination."""
         turn.save_contact(
             name=contact.get("name"),
             phone=contact.get("phone"),
@@ -112,6 +120,8 @@ class Conversations:
         turn.enqueue("referral_card", ref, {"ref": ref})
         if self.email_handoff:
             turn.enqueue("referral_email", f"mail:{ref}", {"ref": ref})
+        if self.wecom_handoff:
+            turn.enqueue("wecom_card", f"wecom:{ref}", {"ref": ref})
 
     async def current(self, inbound: Inbound) -> Conversation:
         """Return the person's conversation as stored (a new one when there is none)."""

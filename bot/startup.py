@@ -2,7 +2,9 @@
 
 The services are the Telegram bot (``TELEGRAM_BOT_TOKEN``), the WeChat Official Account
 channel (``WECHAT_APP_ID``) and the study team's web console (``WEB_PORT``), in any
-combination; they share one store and stop together on SIGINT or SIGTERM.
+combination; they share one store and stop together on SIGINT or SIGTERM. Beside them, team
+delivery (``bot/team/delivery.py``) posts to the WeCom robot (``WECOM_ROBOT_KEY``) and, in a
+process without Telegram, sends the e-mails and reminders.
 """
 
 from __future__ import annotations
@@ -53,6 +55,11 @@ def check(settings: Settings) -> None:
         from bot.channels.wechat.main import check_settings
 
         check_settings(settings)
+    from bot.team.delivery import wecom_refusal
+
+    refusal = wecom_refusal(settings)
+    if refusal is not None:
+        raise StartupRefused(refusal)
     warning = dotenv_warning()
     if warning is not None:
         log.warning("%s", warning)
@@ -71,6 +78,16 @@ async def _serve(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    await asyncio.gather(*services(settings, stop))
+    return 0
+
+
+def services(settings: Settings, stop: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
+    """The configured services, each running until ``stop`` is set."""
+    from bot.team.delivery import configured_reminders, serve_delivery
+    from bot.team.reminders import use_reminder_kinds
+
+    use_reminder_kinds(configured_reminders(settings))  # every process reminds every destination
     services: list[Coroutine[Any, Any, None]] = []
     telegram = settings.telegram_bot_token is not None
     if telegram:
@@ -85,5 +102,5 @@ async def _serve(settings: Settings) -> int:
         from bot.web.server import serve_web
 
         services.append(serve_web(settings, stop))
-    await asyncio.gather(*services)
-    return 0
+    services.append(serve_delivery(settings, stop, telegram=telegram))
+    return services

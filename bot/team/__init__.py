@@ -23,6 +23,11 @@ kind                        dedupe key           payload / what it does
 ``card_redaction``          ``redact:<msg id>``  ``{"ref", "message_id", "reason"}``: edit a
                                                  card down to its reference code after an
                                                  erasure (``erased``) or a purge (``expired``)
+``wecom_card``              ``wecom:<ref>``      ``{"ref"}``: the WeCom robot's card (patient
+                                                 side, when ``WECOM_ROBOT_KEY`` is set)
+``wecom_digest``            ``wecom:digest:...`` ``{"refs", "part", "parts", "total"}``: one
+                                                 part of a burst's digest in WeCom
+``wecom_reminder``          ``wecom:remind:...`` ``{"refs", "hours"}``: a reminder in WeCom
 ==========================  ===================  =========================================
 """
 

@@ -4,13 +4,14 @@ The patient side queues a ``referral_card`` (and perhaps a ``referral_email``) i
 transaction that creates the referral; the team side queues ``patient_notice`` and
 ``team_reminder`` items. :class:`OutboxWorker` claims due items with a lease (``FOR UPDATE
 SKIP LOCKED`` on PostgreSQL, so any number of workers and processes can run), sends them
-through a :class:`Sender` and marks them sent. It runs three lanes side by side:
+through a :class:`Sender` and marks them sent. It runs lanes side by side:
 
 * **team** (cards, digests, reminders): paced by a :class:`~bot.team.pacing.Pacer` within
   Telegram's group limit. When more than ``digest_threshold`` cards are waiting (a burst),
   they all become ONE digest card and ONE CSV file (two outbox items of their own), and the
-  cards are marked sent: nothing is dropped and the chat is not flooded.
-* **patients** (``patient_notice``): in the patient's own language.
+  cards are marked sent: nothing is dropped and the chat is not flooded. Each other
+  :class:`Route` (the WeCom robot) is a lane like it, with kinds and a pacer of its own.
+* **patients** (``patient_notice``): in the patient's own language (with a Telegram sender).
 * **e-mail** (``referral_email``): only when a :class:`Mailer` is configured.
 
 Failures (:class:`SendError`) are retried: after ``retry_after`` for a 429, else with
@@ -50,6 +51,19 @@ from bot.team import (
 from bot.team.cards import Card, TeamTexts, Text, escape, patient_notice, team_time
 from bot.team.export import referrals_csv
 from bot.team.pacing import Pacer
+from bot.team.reminders import queue_patient_notice, remind, remind_every
+
+__all__ = [
+    "Mailer",
+    "OutboxWorker",
+    "Route",
+    "SendError",
+    "Sender",
+    "WorkerOptions",
+    "queue_patient_notice",
+    "remind",
+    "remind_every",
+]
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +129,26 @@ class WorkerOptions:
     digest_codes: int = 100  # reference codes shown on a digest card
 
 
+Handler = Callable[[OutboxItem], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """A paced team destination: its kinds, its pacer, and how it sends and digests.
+
+    The Telegram team chat is one (built by the worker itself); the WeCom robot is another
+    (``bot/team/wecom.py``). Each gets its own lane with the same claims, leases, retries and
+    burst rule: more than ``digest_threshold`` cards waiting become ``digest(refs)`` items.
+    """
+
+    name: str
+    pacer: Pacer
+    card: str  # the kind of one referral's card
+    others: tuple[str, ...]  # digests and reminders, sent before waiting cards
+    handle: Handler  # send one item of these kinds (raise SendError to retry)
+    digest: Callable[[list[str]], Awaitable[None]]  # queue the digest items of these refs
+
+
 def worker_name() -> str:
     """A worker id unique to this process (host, pid, random), at most 64 characters."""
     return f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -124,28 +158,27 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-Handler = Callable[[OutboxItem], Awaitable[None]]
-
-
 class OutboxWorker:
     """Deliver the outbox until :meth:`stop` (a cancel also gives claimed items back)."""
 
     def __init__(
         self,
         store: Store,
-        sender: Sender,
+        sender: Sender | None,
         texts: TeamTexts,
         *,
         team_pacer: Pacer | None,
         mailer: Mailer | None = None,
+        routes: Sequence[Route] = (),
         options: WorkerOptions | None = None,
         worker_id: str | None = None,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
     ) -> None:
         self.store = store
-        self.sender = sender
+        self.sender = sender  # None: no Telegram in this process (no cards there, no notices)
         self.texts = texts
+        self.routes = tuple(routes)
         self.team_pacer = team_pacer  # None: no team chat configured, cards wait
         self.mailer = mailer
         self.options = options or WorkerOptions()
@@ -167,13 +200,22 @@ class OutboxWorker:
         self._stopping = True
         self._wake.set()
 
+    @property
+    def telegram(self) -> Sender:
+        """The Telegram sender (only lanes that exist with one call this)."""
+        assert self.sender is not None
+        return self.sender
+
     async def run(self) -> None:
-        lanes = [self._lane((PATIENT_NOTICE,), self._notice)]
-        if self.team_pacer is not None:
-            lanes.append(self._team_lane(self.team_pacer))
-            lanes.append(self._lane((CARD_REDACTION,), self._redact))
-        else:
-            log.warning("STUDY_TEAM_CHAT_ID is not set: referral cards wait in the outbox")
+        lanes = []
+        if self.sender is not None:
+            lanes.append(self._lane((PATIENT_NOTICE,), self._notice))
+            if self.team_pacer is not None:
+                lanes.append(self._paced_lane(self._telegram_route(self.team_pacer)))
+                lanes.append(self._lane((CARD_REDACTION,), self._redact))
+            else:
+                log.warning("STUDY_TEAM_CHAT_ID is not set: referral cards wait in the outbox")
+        lanes.extend(self._paced_lane(route) for route in self.routes)
         if self.mailer is not None:
             lanes.append(self._lane((REFERRAL_EMAIL,), self._email))
         # return_exceptions: a cancel waits for every lane to give its items back
@@ -213,25 +255,30 @@ class OutboxWorker:
 
         await self._forever(kinds[0], turn)
 
-    async def _team_lane(self, pacer: Pacer) -> None:
+    def _telegram_route(self, pacer: Pacer) -> Route:
+        others = (REFERRAL_DIGEST, DIGEST_CSV, TEAM_REMINDER)
+        return Route("team", pacer, REFERRAL_CARD, others, self._team_item, self._queue_digest)
+
+    async def _paced_lane(self, route: Route) -> None:
         threshold = self.options.digest_threshold
+        pacer = route.pacer
 
         async def turn() -> None:
             wait = pacer.delay()
             if wait > 0:  # claim only what can go out soon, so leases are not wasted
                 await self._idle(min(wait, self.options.poll_interval))
                 return
-            others = await self._claim((REFERRAL_DIGEST, DIGEST_CSV, TEAM_REMINDER), 4)
-            cards = await self._claim((REFERRAL_CARD,), threshold + 1)
+            others = await self._claim(route.others, 4)
+            cards = await self._claim((route.card,), threshold + 1)
             if len(cards) > threshold:
                 try:
                     await asyncio.sleep(self.options.digest_gather)
                     while True:
-                        more = await self._claim((REFERRAL_CARD,), 500)
+                        more = await self._claim((route.card,), 500)
                         cards += more
                         if len(more) < 500:
                             break
-                    await self._make_digest(cards)  # claimed by the next turn of the loop
+                    await self._make_digest(cards, route)  # claimed by the next turn
                 except BaseException:
                     await _unstoppable(self._release([*others, *cards]))
                     raise
@@ -241,9 +288,9 @@ class OutboxWorker:
             if not others and not cards:
                 await self._idle()
                 return
-            await self._process([*others, *cards], self._team_item)
+            await self._process([*others, *cards], route.handle)
 
-        await self._forever("team", turn)
+        await self._forever(route.name, turn)
 
     async def _claim(self, kinds: Sequence[str], limit: int) -> list[OutboxItem]:
         return await self.store.claim_outbox(
@@ -316,16 +363,20 @@ class OutboxWorker:
 
     # -- the burst ---------------------------------------------------------------------
 
-    async def _make_digest(self, cards: list[OutboxItem]) -> None:
-        """Turn waiting cards into one digest card and one CSV file, then mark them sent."""
+    async def _make_digest(self, cards: list[OutboxItem], route: Route) -> None:
+        """Turn waiting cards into the route's digest items, then mark the cards sent."""
         refs = list(dict.fromkeys(str(c.payload.get("ref") or c.dedupe_key) for c in cards))
-        key = hashlib.sha256(",".join(sorted(refs)).encode()).hexdigest()[:24]
-        await self.store.enqueue(REFERRAL_DIGEST, f"digest:{key}", {"refs": refs})
-        await self.store.enqueue(DIGEST_CSV, f"digest-csv:{key}", {"refs": refs})
+        await route.digest(refs)
         for card in cards:
             await self.store.mark_sent(card.id, self.worker_id)
         self.digests += 1
-        log.info("outbox: %d referral cards were waiting; one digest queued instead", len(refs))
+        log.info("outbox: %d %s cards were waiting; a digest queued instead", len(refs), route.name)
+
+    async def _queue_digest(self, refs: list[str]) -> None:
+        """One digest card and one CSV file for the team chat."""
+        key = digest_key(refs)
+        await self.store.enqueue(REFERRAL_DIGEST, f"digest:{key}", {"refs": refs})
+        await self.store.enqueue(DIGEST_CSV, f"digest-csv:{key}", {"refs": refs})
 
     async def _undelivered(self, refs: Sequence[str]) -> list[ReferralDetails]:
         """The referrals of a digest that still exist and have no card of their own."""
@@ -346,12 +397,12 @@ class OutboxWorker:
             found = await self._undelivered(payload.get("refs", []))
             if found:
                 text = self.texts.digest(found, max_codes=self.options.digest_codes)
-                await self.sender.send_team_text(text)
+                await self.telegram.send_team_text(text)
         elif item.kind == DIGEST_CSV:
             found = await self._undelivered(payload.get("refs", []))
             if found:
                 stamp = team_time(self._clock()).replace(" ", "-").replace(":", "")
-                await self.sender.send_team_document(
+                await self.telegram.send_team_document(
                     f"referrals-digest-{stamp}.csv",
                     referrals_csv(found, self.texts),
                     self.texts.digest_caption(len(found)),
@@ -369,7 +420,7 @@ class OutboxWorker:
         if details.card_message_id is not None:
             log.info("outbox: referral %s already has its card; not sent again", ref)
             return
-        message_id = await self.sender.send_card(self.texts.card(details))
+        message_id = await self.telegram.send_card(self.texts.card(details))
         if not await self.store.set_card_message(ref, message_id):
             # erased while the card was on its way: redact it like any erased card
             await self.store.enqueue(
@@ -389,7 +440,7 @@ class OutboxWorker:
             return
         reply_to = waiting[0].card_message_id if len(waiting) == 1 else None
         text = self.texts.reminder([d.ref_code for d in waiting], hours)
-        await self.sender.send_team_text(text, reply_to=reply_to)
+        await self.telegram.send_team_text(text, reply_to=reply_to)
 
     async def _notice(self, item: OutboxItem) -> None:
         ref = str(item.payload.get("ref", ""))
@@ -401,7 +452,7 @@ class OutboxWorker:
             log.info("outbox: patient notice skipped (no chat known)")
             return
         text = patient_notice(get_catalogs().get(details.lang), ref)
-        await self.sender.send_to_person(chat_id, text)
+        await self.telegram.send_to_person(chat_id, text)
 
     async def _redact(self, item: OutboxItem) -> None:
         """Edit a card of a referral that no longer exists down to its reference code."""
@@ -409,7 +460,7 @@ class OutboxWorker:
         ref = str(payload.get("ref", ""))
         reason = str(payload.get("reason", "erased"))
         text = redaction(self.texts, ref, reason)
-        await self.sender.redact_card(int(payload["message_id"]), text)
+        await self.telegram.redact_card(int(payload["message_id"]), text)
 
     async def _email(self, item: OutboxItem) -> None:
         assert self.mailer is not None
@@ -418,6 +469,11 @@ class OutboxWorker:
             return
         card = self.texts.card(details)
         await self.mailer.send(self.texts.email_subject(details), card.plain)
+
+
+def digest_key(refs: Sequence[str]) -> str:
+    """The dedupe key part of a burst's digest (the same refs give the same key)."""
+    return hashlib.sha256(",".join(sorted(refs)).encode()).hexdigest()[:24]
 
 
 def redaction(texts: TeamTexts, ref: str, reason: str) -> Text:
@@ -441,49 +497,3 @@ async def _unstoppable(work: Awaitable[None]) -> None:
             cancelled = True
     if cancelled:
         raise asyncio.CancelledError
-
-
-async def remind(
-    store: Store,
-    hours: int,
-    *,
-    clock: Callable[[], datetime] = utcnow,
-) -> list[str]:
-    """Queue one reminder for the referrals nobody acknowledged within ``hours``."""
-    refs = await store.referrals_to_remind(hours)
-    if not refs:
-        return []
-    digest = hashlib.sha256(",".join(refs).encode()).hexdigest()[:16]
-    bucket = clock().strftime("%Y%m%d%H%M")
-    await store.enqueue(TEAM_REMINDER, f"remind:{bucket}:{digest}", {"refs": refs, "hours": hours})
-    await store.mark_reminded(refs)
-    log.info("reminder queued for %d referrals", len(refs))
-    return refs
-
-
-async def remind_every(
-    store: Store,
-    hours: int,
-    every: float,
-    *,
-    on_queued: Callable[[], None] | None = None,
-) -> None:
-    """Run :func:`remind` every ``every`` seconds until cancelled."""
-    while True:
-        try:
-            if await remind(store, hours) and on_queued is not None:
-                on_queued()
-        except Exception:
-            log.exception("reminder check failed; trying again later")
-        await asyncio.sleep(every)
-
-
-async def queue_patient_notice(store: Store, details: ReferralDetails) -> None:
-    """Queue the patient's notice (their language, their chat) on the first acknowledgement."""
-    key: str | None = None
-    if details.chat_id is not None:
-        candidate = f"tg:{details.chat_id}"  # a private chat's id is the user's id
-        if store.user_hash(candidate) == details.user_hash:
-            key = candidate
-    ref = details.ref_code
-    await store.enqueue(PATIENT_NOTICE, f"ack:{ref}", {"ref": ref}, user_key=key)

@@ -203,7 +203,12 @@ async def serve(
     purging = asyncio.create_task(purge_daily(store, Retention.from_settings(settings)))
     team: TeamSide | None = None
     try:
-        conversations = Conversations(engine, store, email_handoff=bool(settings.handoff_email))
+        conversations = Conversations(
+            engine,
+            store,
+            email_handoff=bool(settings.handoff_email),
+            wecom_handoff=settings.wecom_robot_key is not None,
+        )
         flood = FloodGuard(
             rate=settings.flood_rate, burst=settings.flood_burst, flood_queue=settings.flood_queue
         )

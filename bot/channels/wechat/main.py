@@ -93,7 +93,12 @@ async def serve_wechat(
     purging = asyncio.create_task(purge_daily(store, settings.retention_days)) if purge else None
     server: WeChatServer | None = None
     try:
-        conversations = Conversations(engine, store, email_handoff=bool(settings.handoff_email))
+        conversations = Conversations(
+            engine,
+            store,
+            email_handoff=bool(settings.handoff_email),
+            wecom_handoff=settings.wecom_robot_key is not None,
+        )
         flood = FloodGuard(rate=settings.flood_rate, burst=settings.flood_burst)
         channel = WeChatChannel(conversations, protocol, api, flood)
         server = WeChatServer(
