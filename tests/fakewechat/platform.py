@@ -353,6 +353,16 @@ class FakeWeChat:
                 await self._arrived.wait()
         return self.texts(openid)
 
+    async def wait_until(
+        self, done: Callable[[list[Sent]], bool], timeout: float = 10.0
+    ) -> list[Sent]:
+        """Wait until ``done`` holds for everything received so far; return it."""
+        async with asyncio.timeout(timeout):
+            while not done(self.sent):
+                self._arrived.clear()
+                await self._arrived.wait()
+        return self.sent
+
     def texts(self, openid: str) -> list[str]:
         """Return everything the person received, in order."""
         return [s.text for s in self.sent if s.openid == openid]
