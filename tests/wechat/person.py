@@ -72,14 +72,37 @@ class Person:
                 return t.pgettext("option", o.label)
         return None
 
-    async def screen(
-        self, answers: dict[str, str], *, words: bool = False, clicks: bool = False
-    ) -> None:
-        """Answer the questions in flow order: by number, the option's words or menu clicks."""
+    def asked(self, answers: dict[str, str]) -> list[str]:
+        """Return the questions the flow asks for these answers, in order."""
         conv = self.engine.new(self.lang)
+        order = []
+        for question in self.engine.flow.questions:
+            view = self.engine.flow.view(conv.answers)
+            if question.when is None or question.when(view) is not False:
+                order.append(question.id)
+                conv.answers[question.id] = Answer(answers[question.id])
+        return order
+
+    async def screen(
+        self,
+        answers: dict[str, str],
+        *,
+        words: bool = False,
+        clicks: bool = False,
+        asked: slice = slice(None),
+    ) -> None:
+        """Answer the questions in flow order: by number, the option's words or menu clicks
+        (``asked``: only those questions, counted in the order they are asked)."""
+        conv = self.engine.new(self.lang)
+        order = range(len(self.engine.flow.questions))[asked]
+        count = -1
         for question in self.engine.flow.questions:
             view = self.engine.flow.view(conv.answers)
             if question.when is not None and question.when(view) is False:
+                continue
+            count += 1
+            if count not in order:
+                conv.answers[question.id] = Answer(answers[question.id])
                 continue
             value = answers[question.id]
             label = self.label(question.id, value)

@@ -9,6 +9,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from bot import crashpoints
 from bot.channels.telegram.handlers import parse_payload
 from bot.channels.wechat import text as wxtext
 from bot.channels.wechat.api import NOT_ALLOWED, WeChatAPI, WeChatAPIError
@@ -138,6 +139,7 @@ class WeChatChannel:
             return more
         event = await self._event(message, inbound, lang)
         result = await self.conversations.handle(inbound, event)
+        crashpoints.reached("committed", event.kind)  # crash tests: committed, no reply yet
         if result is None:  # handled before a restart: show where the conversation stands
             log.info("message %s: handled before; current question sent again", message.dedup_id)
             result = await self.conversations.prompt(inbound)
