@@ -60,6 +60,7 @@ async def test_zh_hans_screening_by_menu_clicks(
     assert sum(s.how == "menu" for s in fake.sent) >= len(ELIGIBLE_EN) // 2
 
 
+@pytest.mark.parametrize("mode", ["safe"])
 async def test_english_screening_by_menu_clicks_in_safe_mode(
     wxbot: WeChatBot, fake: FakeWeChat
 ) -> None:
