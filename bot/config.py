@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     wechat_aes_key: SecretStr | None = None  # EncodingAESKey: 43 characters
     wechat_safe_mode: bool = True  # messages encrypted with the EncodingAESKey
     wechat_customer_service: bool = False  # the account may send customer-service messages
+    wechat_menus: bool = False  # and menu messages (msgmenu: certified accounts only)
     wechat_base_url: str = "https://api.weixin.qq.com"
     wechat_listen: str = "127.0.0.1"
     wechat_port: int = Field(default=8081, ge=1, le=65535)

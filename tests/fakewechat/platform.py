@@ -1,10 +1,18 @@
 """The fake platform: it posts people's messages to the bot's server URL as WeChat does, and
 serves the access-token and customer-service endpoints on 127.0.0.1.
 
-WeChat waits 5 seconds for the answer and tries again, three times in all; ``timeout``
-shortens the wait in tests, the retries stay the platform's. An empty answer or
-``success`` means "no reply". One passive reply per message; in safe mode it comes back
-encrypted and signed with ``MsgSignature``.
+WeChat waits 5 seconds for the answer, drops the connection and sends the message again:
+"重新发起请求，总共重试三次" (被动回复用户消息), three retries, so four deliveries in all
+(``RETRIES``); ``timeout`` shortens the wait in tests, the retries stay the platform's. An
+empty answer or ``success`` means "no reply". One passive reply per message, a text of at
+most 2048 bytes; in safe mode it comes back encrypted and signed with ``MsgSignature``. A
+reply WeChat cannot use is not shown: the person sees the platform's notice instead.
+
+Customer-service messages (客服消息) are text (content at most 2048 bytes) or menus
+(菜单消息 ``msgmenu``, certified accounts only: 40200 otherwise), within the documented
+allowance: 5 messages after a person's message, 3 after a subscribe, scan or menu-click
+event (45047 beyond). A click on a menu item comes back as a text message whose
+``Content`` is the item's text and ``bizmsgmenuid`` its id.
 """
 
 from __future__ import annotations
@@ -27,7 +35,11 @@ from tornado.web import Application, RequestHandler
 from tests.fakewechat import crypto
 
 ACCOUNT = "gh_0123456789ab"
-RETRIES = 3
+RETRIES = 3  # after the first delivery
+MAX_TEXT = 2048  # bytes of a text's content
+UNAVAILABLE = "该公众号暂时无法提供服务，请稍后再试"  # WeChat's notice for a reply it cannot use
+#: 菜单消息 limits, in bytes (as 微信客服 documents them; the Official Account page gives none).
+MENU_HEAD, MENU_ITEMS, MENU_ID, MENU_CONTENT = 1024, 10, 64, 128
 
 
 @dataclass
@@ -35,8 +47,9 @@ class Sent:
     """One message the person received: a passive reply or a customer-service message."""
 
     openid: str
-    text: str
-    how: str  # "passive" or "custom"
+    text: str  # what the person reads (a menu: its head, items and tail, one per line)
+    how: str  # "passive", "custom", "menu" or "system" (the platform's own notice)
+    menu: tuple[tuple[str, str], ...] = ()  # a menu's items: (id, content)
 
 
 @dataclass
@@ -81,22 +94,36 @@ class _WithToken(RequestHandler):
 
 
 class _Custom(_WithToken):
-    """Customer-service messages (客服消息): text only, 2048 bytes at most."""
+    """Customer-service messages (客服消息): text and menus, within the allowance."""
 
     def post(self) -> None:
         fake = self.fake
         if not self.authorised():
             return
         body = json.loads(self.request.body)
-        if body.get("msgtype") != "text" or not body.get("touser"):
-            self.write({"errcode": 40008, "errmsg": "invalid message type"})
+        openid, kind = body.get("touser", ""), body.get("msgtype")
+        if kind == "text":
+            text = Sent(openid, body["text"]["content"], "custom")
+            sent: Sent | None = text
+            error = (45002, "content size out of limit") if _too_long(text) else None
+        elif kind == "msgmenu":
+            sent, error = fake.read_menu(openid, body.get("msgmenu", {}))
+        else:
+            sent, error = None, (40008, "invalid message type")
+        if error is None and fake.allowance.get(openid, 0) <= 0:
+            error = (45047, "out of response count limit")
+        if error is not None or sent is None:
+            code, message = error or (40008, "invalid message type")
+            fake.refused.append(message)
+            self.write({"errcode": code, "errmsg": message})
             return
-        content = body["text"]["content"]
-        if len(content.encode()) > 2048:
-            self.write({"errcode": 45002, "errmsg": "content size out of limit"})
-            return
-        fake.deliver(Sent(body["touser"], content, "custom"))
+        fake.allowance[openid] -= 1
+        fake.deliver(sent)
         self.write({"errcode": 0, "errmsg": "ok"})
+
+
+def _too_long(sent: Sent) -> bool:
+    return len(sent.text.encode()) > MAX_TEXT
 
 
 class _QRCode(_WithToken):
@@ -135,7 +162,10 @@ class FakeWeChat:
         self.app_secret = app_secret
         self.aes_key = aes_key  # set: safe mode
         self.timeout = timeout
+        self.certified = True  # a certified account may send menu messages
         self.sent: list[Sent] = []
+        self.refused: list[str] = []  # what the platform refused: errmsg, or the passive reply
+        self.allowance: dict[str, int] = {}  # customer-service messages each person may get
         self.on_timeout: Callable[[], None] | None = None  # told when an attempt gets no answer
         self._arrived = asyncio.Event()  # set whenever a message reaches a person
         self.access_token = ""
@@ -235,15 +265,17 @@ class FakeWeChat:
         return query, body
 
     async def post(self, fields: dict[str, str], **sign: Any) -> Delivery:
-        """Post one message; try again when no answer comes in time, three times in all."""
+        """Post one message; send it again when no answer comes in time, three more times."""
         query, body = self.sign(fields, **sign)
         delivery = Delivery()
+        event = fields["MsgType"] == "event"
+        self.allowance[fields["FromUserName"]] = 3 if event else 5
         async with httpx.AsyncClient(timeout=self.timeout) as client:
-            for _ in range(RETRIES):
+            for _ in range(1 + RETRIES):
                 delivery.attempts += 1
                 try:
                     response = await client.post(self.bot_url, params=query, content=body)
-                except httpx.TimeoutException:
+                except httpx.TransportError:  # no answer in time, or none at all
                     if self.on_timeout is not None:
                         self.on_timeout()
                     continue
@@ -273,8 +305,40 @@ class FakeWeChat:
         assert root.findtext("FromUserName") == fields["ToUserName"]
         assert root.findtext("MsgType") == "text"
         content = root.findtext("Content") or ""
-        assert len(content.encode()) <= 2048, "passive reply over 2048 bytes"
+        if len(content.encode()) > MAX_TEXT:  # not shown; the platform says it failed
+            self.refused.append(content)
+            self.deliver(Sent(fields["FromUserName"], UNAVAILABLE, "system"))
+            return None
         return content
+
+    def read_menu(
+        self, openid: str, menu: dict[str, Any]
+    ) -> tuple[Sent | None, tuple[int, str] | None]:
+        """Return a menu message as the person sees it, or the error the API answers."""
+        if not self.certified:
+            return None, (40200, "invalid account type")
+        head, tail = str(menu.get("head_content", "")), str(menu.get("tail_content", ""))
+        items = [(str(i.get("id", "")), str(i.get("content", ""))) for i in menu.get("list", [])]
+        if (
+            not 1 <= len(items) <= MENU_ITEMS
+            or len(head.encode()) > MENU_HEAD
+            or len(tail.encode()) > MENU_HEAD
+            or any(not 1 <= len(i.encode()) <= MENU_ID for i, _ in items)
+            or any(not 1 <= len(c.encode()) <= MENU_CONTENT for _, c in items)
+        ):
+            return None, (40035, "invalid args")
+        text = "\n".join([head, *(c for _, c in items), tail])
+        return Sent(openid, text, "menu", tuple(items)), None
+
+    async def click_menu(self, openid: str, content: str, menu: Sent | None = None) -> Delivery:
+        """The person taps the item showing ``content`` of a menu (by default the newest)."""
+        menus = [s for s in self.sent if s.openid == openid and s.how == "menu"]
+        shown = menu or (menus[-1] if menus else None)
+        assert shown is not None, "no menu was sent to this person"
+        ids = [i for i, c in shown.menu if c == content]
+        assert ids, f"{content!r} is not an item of {shown.text!r}"
+        fields = self.message(openid, "text", Content=content)
+        return await self.post({**fields, "bizmsgmenuid": ids[0]})
 
     def deliver(self, sent: Sent) -> None:
         """Show a message to its person."""
@@ -289,6 +353,16 @@ class FakeWeChat:
                 await self._arrived.wait()
         return self.texts(openid)
 
+    async def wait_until(
+        self, done: Callable[[list[Sent]], bool], timeout: float = 10.0
+    ) -> list[Sent]:
+        """Wait until ``done`` holds for everything received so far; return it."""
+        async with asyncio.timeout(timeout):
+            while not done(self.sent):
+                self._arrived.clear()
+                await self._arrived.wait()
+        return self.sent
+
     def texts(self, openid: str) -> list[str]:
         """Return everything the person received, in order."""
         return [s.text for s in self.sent if s.openid == openid]
@@ -298,7 +372,7 @@ def _xml(fields: dict[str, str]) -> str:
     """Return fields as WeChat's XML (text in CDATA, numbers bare)."""
     parts = []
     for name, value in fields.items():
-        if name in ("CreateTime", "MsgId"):
+        if name in ("CreateTime", "MsgId", "bizmsgmenuid"):
             parts.append(f"<{name}>{value}</{name}>")
         else:
             parts.append(f"<{name}><![CDATA[{value}]]></{name}>")

@@ -11,6 +11,7 @@ import httpx
 
 log = logging.getLogger(__name__)
 EXPIRED = frozenset({40001, 40014, 42001})  # invalid or expired access token
+NOT_ALLOWED = frozenset({40200, 48001})  # the account may not send this kind of message
 EARLY = 300  # renew the token this many seconds before WeChat says it expires
 
 
@@ -23,7 +24,7 @@ class WeChatAPIError(RuntimeError):
 
 
 class WeChatAPI:
-    """Get and cache the access token; send customer-service text messages."""
+    """Get and cache the access token; send customer-service texts and menus."""
 
     def __init__(self, base_url: str, app_id: str, app_secret: str) -> None:
         self.base_url = base_url.rstrip("/")
@@ -59,6 +60,14 @@ class WeChatAPI:
     async def send_text(self, openid: str, text: str) -> None:
         """Send one customer-service text message."""
         body = {"touser": openid, "msgtype": "text", "text": {"content": text}}
+        await self._post("/cgi-bin/message/custom/send", body)
+
+    async def send_menu(
+        self, openid: str, head: str, items: list[dict[str, str]], tail: str
+    ) -> None:
+        """Send one customer-service menu message (菜单消息): items ``{"id", "content"}``."""
+        menu = {"head_content": head, "list": items, "tail_content": tail}
+        body = {"touser": openid, "msgtype": "msgmenu", "msgmenu": menu}
         await self._post("/cgi-bin/message/custom/send", body)
 
     async def qr_url(self, scene: str) -> str:

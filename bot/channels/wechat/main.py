@@ -48,6 +48,11 @@ def check_settings(settings: Settings) -> Protocol:
         raise WeChatSettingsError(
             "WECHAT_CUSTOMER_SERVICE=true needs WECHAT_APP_SECRET for the access token."
         )
+    if settings.wechat_menus and not settings.wechat_customer_service:
+        raise WeChatSettingsError(
+            "WECHAT_MENUS=true needs WECHAT_CUSTOMER_SERVICE=true: menus are "
+            "customer-service messages."
+        )
     return Protocol(token, app_id, aes or None, safe=settings.wechat_safe_mode)
 
 
@@ -100,7 +105,7 @@ async def serve_wechat(
             wecom_handoff=settings.wecom_robot_key is not None,
         )
         flood = FloodGuard(rate=settings.flood_rate, burst=settings.flood_burst)
-        channel = WeChatChannel(conversations, protocol, api, flood)
+        channel = WeChatChannel(conversations, protocol, api, flood, menus=settings.wechat_menus)
         server = WeChatServer(
             channel, settings.wechat_listen, settings.wechat_port, settings.wechat_path
         )

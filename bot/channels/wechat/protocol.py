@@ -36,6 +36,7 @@ class Incoming:
     kind: Kind
     text: str = ""  # typed text, the speech recognition, the QR scene or the menu key
     dedup_id: int = 0  # the same for WeChat's retries of one message
+    clicked: str = ""  # a menu answer: the item's id (``bizmsgmenuid``)
 
 
 def dedup_id(key: str) -> int:
@@ -99,9 +100,10 @@ class Protocol:
 def incoming(message: Any) -> Incoming:
     """Turn a wechatpy message or event into an :class:`Incoming`."""
     kind: Kind = "other"
-    text = ""
+    text = clicked = ""
     if message.type == "text":
         kind, text = "text", message.content or ""
+        clicked = str(message._data.get("bizmsgmenuid") or "").strip()
     elif message.type == "voice":
         kind, text = "voice", (message.recognition or "").strip()
     elif message.type == "event":
@@ -116,4 +118,4 @@ def incoming(message: Any) -> Incoming:
             kind = "unsubscribe"
     openid, created = message.source, int(message.create_time.timestamp())
     key = f"msg:{message.id}" if message.id else f"evt:{openid}:{created}:{message.type}"
-    return Incoming(openid, message.target, kind, text, dedup_id(key))
+    return Incoming(openid, message.target, kind, text, dedup_id(key), clicked)
