@@ -23,6 +23,9 @@ kind                        dedupe key           payload / what it does
 ``card_redaction``          ``redact:<msg id>``  ``{"ref", "message_id", "reason"}``: edit a
                                                  card down to its reference code after an
                                                  erasure (``erased``) or a purge (``expired``)
+``card_edit``               ``edit:<ref>:<...>`` ``{"ref", "by", "action", "at"}``: show a
+                                                 status set in the web console on the card
+                                                 already in the team chat (one per change)
 ==========================  ===================  =========================================
 """
 
@@ -35,11 +38,13 @@ REFERRAL_DIGEST = "referral_digest"
 DIGEST_CSV = "referral_digest_csv"
 TEAM_REMINDER = "team_reminder"
 CARD_REDACTION = "card_redaction"  # = bot.storage.retention.CARD_REDACTION
+CARD_EDIT = "card_edit"
 
 #: Kinds that go to the team chat (paced together, within Telegram's group limit).
 TEAM_KINDS = (REFERRAL_CARD, REFERRAL_DIGEST, DIGEST_CSV, TEAM_REMINDER)
 
 __all__ = [
+    "CARD_EDIT",
     "CARD_REDACTION",
     "DIGEST_CSV",
     "PATIENT_NOTICE",
