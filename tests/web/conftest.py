@@ -30,6 +30,7 @@ pg_session_db = storage.pg_session_db
 sqlite_template = storage.sqlite_template
 
 _TABLES = (
+    "referral_notes",
     "web_sessions",
     "web_users",
     "referral_status_history",
