@@ -69,7 +69,6 @@ def labels(t: Translator) -> dict[str, str]:
         "flow_help": t.gettext("The questions the bot asks, in order, and when each is asked."),
         "protocol_version": t.gettext("Protocol version"),
         "flow_version": t.gettext("Flow version"),
-        "choices": t.gettext("Choices"),
     }
 
 
