@@ -63,9 +63,9 @@ async def test_a_viewer_cannot_add_a_note(web: Web, store: Store) -> None:
     once = await web.accounts.add_user("zhao", "viewer")
     await web.sign_in("zhao", once)
     form = await web.client.get("/password")
-    counts = await web.post("/password", form, password="viewer-password-1")
+    chosen = await web.post("/password", form, password="viewer-password-1")
+    assert chosen.status_code == 303
     page = await web.client.get("/counts")
-    assert counts.status_code == 303
     refused = await web.post(f"/referrals/{ref}/notes", page, text="hello")
     assert refused.status_code == 403
 
