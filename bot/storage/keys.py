@@ -34,6 +34,7 @@ ENCRYPTED: tuple[tuple[str, Table, tuple[str, ...]], ...] = (
         ("name_enc", "phone_enc", "email_enc", "username_enc", "best_time_enc"),
     ),
     ("outbox", m.outbox, ("payload_enc",)),
+    ("referral_notes", m.referral_notes, ("text_enc",)),
 )
 
 

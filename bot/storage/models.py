@@ -297,6 +297,20 @@ class WebSession(Base):
     expires_at: Mapped[datetime]
 
 
+class ReferralNote(Base):
+    """A coordinator's note on a referral (``bot/storage/notes.py``); the text encrypted.
+    Deleted with the referral (erasure, purge) by the foreign key's cascade."""
+
+    __tablename__ = "referral_notes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    referral_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("referrals.id", ondelete="CASCADE"), index=True
+    )
+    author: Mapped[str] = mapped_column(String(64))  # the console account's name
+    text_enc: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]
+
+
 class InboxRow(Base):
     """Channel updates received and kept until handled (durable receipt, issue #16).
 
@@ -333,6 +347,7 @@ processed_updates = _table(ProcessedUpdate)
 web_users = _table(WebUser)
 web_sessions = _table(WebSession)
 inbox = _table(InboxRow)
+referral_notes = _table(ReferralNote)
 
 #: The tables holding a conversation's rows (by ``conversation_id``), in the order they are
 #: emptied when the conversation is erased or purged (a referral's status history goes

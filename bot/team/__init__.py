@@ -28,6 +28,9 @@ kind                        dedupe key           payload / what it does
 ``wecom_digest``            ``wecom:digest:...`` ``{"refs", "part", "parts", "total"}``: one
                                                  part of a burst's digest in WeCom
 ``wecom_reminder``          ``wecom:remind:...`` ``{"refs", "hours"}``: a reminder in WeCom
+``card_edit``               ``edit:<ref>:<...>`` ``{"ref", "by", "action", "at"}``: show a
+                                                 status set in the web console on the card
+                                                 already in the team chat (one per change)
 ==========================  ===================  =========================================
 """
 
@@ -40,11 +43,13 @@ REFERRAL_DIGEST = "referral_digest"
 DIGEST_CSV = "referral_digest_csv"
 TEAM_REMINDER = "team_reminder"
 CARD_REDACTION = "card_redaction"  # = bot.storage.retention.CARD_REDACTION
+CARD_EDIT = "card_edit"
 
 #: Kinds that go to the team chat (paced together, within Telegram's group limit).
 TEAM_KINDS = (REFERRAL_CARD, REFERRAL_DIGEST, DIGEST_CSV, TEAM_REMINDER)
 
 __all__ = [
+    "CARD_EDIT",
     "CARD_REDACTION",
     "DIGEST_CSV",
     "PATIENT_NOTICE",

@@ -40,6 +40,7 @@ from typing import Protocol
 from bot.i18n import get_catalogs
 from bot.storage.store import OutboxItem, ReferralDetails, Store
 from bot.team import (
+    CARD_EDIT,
     CARD_REDACTION,
     DIGEST_CSV,
     PATIENT_NOTICE,
@@ -48,6 +49,7 @@ from bot.team import (
     REFERRAL_EMAIL,
     TEAM_REMINDER,
 )
+from bot.team.card_edits import edit_card
 from bot.team.cards import Card, TeamTexts, Text, escape, patient_notice, team_time
 from bot.team.export import referrals_csv
 from bot.team.pacing import Pacer
@@ -107,6 +109,10 @@ class Sender(Protocol):
     async def redact_card(self, message_id: int, text: Text) -> None:
         """Replace a team-chat card with ``text`` and no buttons (a card already gone is
         fine); raise SendError when it should be tried again."""
+        ...
+
+    async def update_card(self, message_id: int, card: Card) -> None:
+        """Show a card's new state in place; raise SendError to be tried again."""
         ...
 
 
@@ -213,6 +219,7 @@ class OutboxWorker:
             if self.team_pacer is not None:
                 lanes.append(self._paced_lane(self._telegram_route(self.team_pacer)))
                 lanes.append(self._lane((CARD_REDACTION,), self._redact))
+                lanes.append(self._lane((CARD_EDIT,), self._card_edit))
             else:
                 log.warning("STUDY_TEAM_CHAT_ID is not set: referral cards wait in the outbox")
         lanes.extend(self._paced_lane(route) for route in self.routes)
@@ -461,6 +468,9 @@ class OutboxWorker:
         reason = str(payload.get("reason", "erased"))
         text = redaction(self.texts, ref, reason)
         await self.telegram.redact_card(int(payload["message_id"]), text)
+
+    async def _card_edit(self, item: OutboxItem) -> None:  # a status set in the web console
+        await edit_card(self.store, self.telegram, self.texts, item.payload)
 
     async def _email(self, item: OutboxItem) -> None:
         assert self.mailer is not None

@@ -12,7 +12,7 @@ from starlette.staticfiles import StaticFiles
 
 from bot.config import Settings
 from bot.storage.store import Store, utcnow
-from bot.web import auth, views
+from bot.web import auth, flow, notes, views
 from bot.web.console import TEMPLATES, Console
 from bot.web.security import SecurityHeaders
 
@@ -35,6 +35,8 @@ def create_app(
         Route(f"/referrals/{REF}", views.referral),
         Route(f"/referrals/{REF}/contact", views.contact, methods=["POST"]),
         Route(f"/referrals/{REF}/status", views.change_status, methods=["POST"]),
+        Route(f"/referrals/{REF}/notes", notes.add_note, methods=["POST"]),
+        Route("/flow", flow.flow),
         Mount("/static", StaticFiles(directory=TEMPLATES / "static"), name="static"),
     ]
     app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])

@@ -15,6 +15,8 @@ from starlette.templating import Jinja2Templates
 
 from bot.config import Settings
 from bot.ratelimit import FloodGuard
+from bot.storage.crypto import Crypto
+from bot.storage.notes import Notes
 from bot.storage.store import Store, utcnow
 from bot.web.accounts import Accounts, WebSession
 from bot.web.security import CSRF_FIELD, SESSION_COOKIE, csrf_ok
@@ -39,6 +41,7 @@ class Console:
     texts: ConsoleTexts = field(init=False)
     pages: Jinja2Templates = field(init=False, default_factory=templates)
     login_guard: FloodGuard = field(init=False)
+    notes: Notes = field(init=False)
 
     def __post_init__(self) -> None:
         self.accounts = Accounts(
@@ -46,6 +49,7 @@ class Console:
         )
         self.texts = ConsoleTexts(self.settings.team_language, self.settings.team_timezone)
         self.login_guard = FloodGuard(rate=0.1, burst=10)  # per client address
+        self.notes = Notes(self.store, Crypto(self.settings.encryption_keys()))
         self.secure = (self.settings.web_base_url or "").startswith("https://")
 
     def render(

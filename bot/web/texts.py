@@ -57,6 +57,18 @@ def labels(t: Translator) -> dict[str, str]:
         "telegram_team": t.gettext("Telegram team chat"),
         "protocol": t.gettext("Protocol"),
         "export": t.gettext("Download all referrals (CSV)"),
+        "not_reminded": t.gettext("No reminder sent"),
+        "from": t.gettext("From"),
+        "to": t.gettext("To"),
+        "notes": t.gettext("Notes"),
+        "no_notes": t.gettext("No notes yet."),
+        "add_note": t.gettext("Add a note"),
+        "note_added": t.gettext("Note added."),
+        "note_empty": t.gettext("The note is empty."),
+        "flow": t.gettext("Flow"),
+        "flow_help": t.gettext("The questions the bot asks, in order, and when each is asked."),
+        "protocol_version": t.gettext("Protocol version"),
+        "flow_version": t.gettext("Flow version"),
     }
 
 

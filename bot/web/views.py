@@ -10,9 +10,11 @@ from starlette.responses import RedirectResponse, Response
 
 from bot.storage.errors import StaleStatusError
 from bot.storage.store import ReferralDetails
+from bot.team.card_edits import queue_card_edit
 from bot.team.export import referrals_csv
 from bot.team.outbox import queue_patient_notice
 from bot.team.stats import STAGES, stage_labels, totals
+from bot.web import dates
 from bot.web.accounts import WebSession
 from bot.web.console import Console, console_of, signed_in
 from bot.web.funnel import funnel_panels
@@ -44,7 +46,8 @@ async def counts(request: Request, session: WebSession) -> Response:
 
 @signed_in("coordinator")
 async def referrals(request: Request, session: WebSession) -> Response:
-    """All referrals, newest first, filtered by status, outcome, language and source."""
+    """All referrals, newest first, filtered by status, outcome, language, source and the
+    day they arrived (from, to: hospital time)."""
     console = console_of(request)
     found = await console.store.referrals()
     chosen = {key: request.query_params.get(key, "") for key in FILTERS}
@@ -54,12 +57,16 @@ async def referrals(request: Request, session: WebSession) -> Response:
         "lang": sorted({r.lang for r in found}),
         "source": sorted({r.source for r in found}),
     }
+    first, last = (dates.day(request.query_params.get(k, "")) for k in ("from", "to"))
+    start, end = dates.window(first, last, console.texts.zone)
     shown = [
         r
         for r in sorted(found, key=lambda r: r.created_at, reverse=True)
         if all(not chosen[k] or getattr(r, k) == chosen[k] for k in FILTERS)
+        and dates.within(r.created_at, start, end)
     ]
     await console.store.audit(session.actor_key, "web_referrals_listed", None, {"n": len(shown)})
+    chosen["from"], chosen["to"] = (d.isoformat() if d else "" for d in (first, last))
     context = {"rows": shown, "chosen": chosen, "options": options, "now": console.clock()}
     return console.render(request, "referrals.html", context, session=session)
 
@@ -80,16 +87,16 @@ async def export(request: Request, session: WebSession) -> Response:
 @signed_in("coordinator")
 async def referral(request: Request, session: WebSession) -> Response:
     """One referral, without its contact details (those take one more, audited, step)."""
-    return await _referral_page(request, session, contact=False, note=None)
+    return await referral_page(request, session, contact=False, note=None)
 
 
 @signed_in("coordinator")
 async def contact(request: Request, session: WebSession) -> Response:
     """The same page with the contact details; the audit log records who opened them."""
-    return await _referral_page(request, session, contact=True, note=None)
+    return await referral_page(request, session, contact=True, note=None)
 
 
-async def _referral_page(
+async def referral_page(
     request: Request, session: WebSession, *, contact: bool, note: str | None
 ) -> Response:
     console = console_of(request)
@@ -121,6 +128,7 @@ async def _referral_context(
         "actions": [(a, team.action(a)) for a in actions_for(details.status, details.attempts)],
         "contact": details.contact if contact else None,
         "team": team,
+        "notes": await console.notes.of(details.ref_code),
     }
 
 
@@ -136,16 +144,18 @@ async def change_status(request: Request, session: WebSession) -> Response:
     if details is None:
         return console.message(request, "not_found", 404, session)
     if details.status != seen or not allowed(action, details.status, details.attempts):
-        return await _referral_page(request, session, contact=False, note="stale")
+        return await referral_page(request, session, contact=False, note="stale")
     if action == ATTEMPT:
-        await store.record_contact_attempt(ref, session.actor_key)
+        attempts = await store.record_contact_attempt(ref, session.actor_key)
         first = await store.acknowledge(ref, session.actor_key)
+        at = console.clock()
     else:
         try:
             change = await store.set_referral_status(ref, action, session.actor_key, expected=seen)
         except StaleStatusError:
-            return await _referral_page(request, session, contact=False, note="stale")
-        first = change.first_acknowledgement
+            return await referral_page(request, session, contact=False, note="stale")
+        first, at, attempts = change.first_acknowledgement, change.at, details.attempts
+    await queue_card_edit(store, ref, session.name, action, at, attempts)
     if first:
         await queue_patient_notice(console.store, details)
-    return await _referral_page(request, session, contact=False, note="saved")
+    return await referral_page(request, session, contact=False, note="saved")

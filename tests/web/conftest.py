@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -30,6 +31,7 @@ pg_session_db = storage.pg_session_db
 sqlite_template = storage.sqlite_template
 
 _TABLES = (
+    "referral_notes",
     "web_sessions",
     "web_users",
     "referral_status_history",
@@ -115,7 +117,7 @@ def csrf_of(page: httpx.Response) -> str:
     return found.group(1)
 
 
-def make_web(store: Store, settings: Settings, clock: Clock) -> Web:
+def make_web(store: Store, settings: Settings, clock: Callable[[], datetime]) -> Web:
     app = create_app(store, settings, clock=clock)
     console: Console = app.state.console
     console.login_guard = FloodGuard(rate=0.1, burst=100)  # lockout tests try many passwords

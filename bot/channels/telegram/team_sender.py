@@ -162,6 +162,26 @@ class TelegramSender:
         except TelegramError as exc:
             raise send_error(exc) from None
 
+    async def update_card(self, message_id: int, card: Card) -> None:
+        """The outbox's card edit (a status set in the web console): retried on errors."""
+        chat_id = self.team_chat_id
+        if chat_id is None:
+            raise SendError("STUDY_TEAM_CHAT_ID is not set", permanent=True)
+        try:
+            await self.bot.edit_message_text(
+                card.html,
+                chat_id=chat_id,
+                message_id=message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=card_keyboard(card),
+                disable_web_page_preview=True,
+            )
+        except BadRequest as exc:
+            if not any(s in exc.message for s in ("not modified", "not found")):
+                raise send_error(exc) from None
+        except TelegramError as exc:
+            raise send_error(exc) from None
+
     async def edit_card(self, chat_id: int, message_id: int, card: Card) -> None:
         """Show a card's new state in place (edits do not count against the group limit)."""
         try:
