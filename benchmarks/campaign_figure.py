@@ -4,6 +4,7 @@ completion, exactly-once replies, Bot API calls per screening and the team cards
 from __future__ import annotations
 
 import math
+import os
 from bisect import bisect_left
 from typing import TYPE_CHECKING, Any
 
@@ -112,6 +113,8 @@ def figure(run: Run, played: float, bot_cpu: float) -> dict[str, Any]:
         "referrals": shares,
         "team_most_per_minute": pace,
         "bot_cpu_share": _r(bot_cpu / played if played else math.nan),
+        # a loaded machine starves the bot: at --speed S it must handle about 26 x S updates/s
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "options": {k: getattr(opts, k) for k in vars(opts)},
         **({} if queued else {"reason": "work was never queued: too few patients to fill the cap"}),
     }
