@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 LANGS  := en zh_Hans zh_Hant es ru ar
 
-.PHONY: venv lock catalogs extract update-catalogs lint typecheck unit test test-long run shell replay graph bench profile clean
+.PHONY: venv lock catalogs extract update-catalogs lint typecheck unit test test-long run shell replay graph bench bench-campaign profile clean
 
 LOCK   := requirements.lock
 
@@ -81,6 +81,10 @@ graph: venv
 
 bench: catalogs
 	$(BIN)/python -m benchmarks
+
+## The outreach campaign alone (issue #19), on SQLite and PostgreSQL: PATIENTS=1000 SPEED=...
+bench-campaign: catalogs
+	$(BIN)/python -m benchmarks --only campaign $(if $(PATIENTS),--patients $(PATIENTS),) $(if $(SPEED),--speed $(SPEED),)
 
 ## Time each stage of an update on the full path (storage, engine, replies), beside the floor.
 profile: catalogs

@@ -1,9 +1,10 @@
-"""``python -m benchmarks`` (``make bench``): the figures of issue #8, as a table and as JSON.
+"""``python -m benchmarks`` (``make bench``): the figures of issues #8 and #19, as a table and JSON.
 
     python -m benchmarks [--smoke] [--only NAME[,NAME]] [--rounds N] [--updates N]
-                         [--pg URL | --no-pg] [--json PATH]
+                         [--patients N] [--speed X] [--pg URL | --no-pg] [--json PATH]
 
-Figures: floor, full_path, latency, memory, scale, replay, burst (see README, Performance).
+Figures: floor, full_path, latency, memory, scale, replay, burst, campaign (see README,
+Performance); ``--smoke`` leaves the campaign out unless ``--only`` names it.
 Each runs on SQLite and, when the server answers, on PostgreSQL (``--pg``, else
 TEST_POSTGRES_URL, else postgresql+asyncpg://postgres@127.0.0.1:5432/test; throwaway databases
 are created and dropped). The JSON goes to benchmarks/results/latest.json (smoke.json for
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import figures as f
+from benchmarks.campaign import CampaignOptions, campaign
 from benchmarks.harness import DEFAULT_PG, Databases, engine, pg_reachable, quiet_logging
 from benchmarks.report import RESULTS, machine, stamp, table, write_json
 from benchmarks.traffic import Traffic, script
@@ -41,12 +43,17 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--memory-users", type=int, help="conversations for the memory figure")
     p.add_argument("--scale-large", type=int, help="stored conversations, large (100,000)")
     p.add_argument("--burst", type=int, help="handoffs for the burst figure (500)")
+    p.add_argument("--patients", type=int, help="patients of the campaign (1,000)")
+    p.add_argument("--speed", type=float, help="the campaign's time compression (10)")
     p.add_argument(
         "--pg",
         default=os.environ.get("TEST_POSTGRES_URL", DEFAULT_PG),
         help="PostgreSQL server (SQLAlchemy URL); its figures are skipped when it does not answer",
     )
     p.add_argument("--no-pg", action="store_true", help="SQLite only")
+    p.add_argument(
+        "--db", choices=("sqlite", "postgresql"), help="one database only (default: both)"
+    )
     p.add_argument("--json", type=Path, help="also write the JSON here")
     p.add_argument("--log-level", default="INFO", help="the bot's LOG_LEVEL while measuring")
     args = p.parse_args(argv)
@@ -54,8 +61,22 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     unknown = only - set(f.FIGURES)
     if unknown:
         p.error(f"unknown figure(s): {', '.join(sorted(unknown))}")
-    args.figures = [x for x in f.FIGURES if not only or x in only]
+    args.figures = [x for x in f.FIGURES if x in only or (not only and not skipped(args, x))]
     return args
+
+
+def skipped(args: argparse.Namespace, name: str) -> bool:
+    """The campaign takes minutes: a smoke run has it only when ``--only`` names it."""
+    return bool(args.smoke) and name == "campaign"
+
+
+def campaign_options(args: argparse.Namespace) -> CampaignOptions:
+    opts = CampaignOptions.smoke() if args.smoke else CampaignOptions()
+    if args.patients is not None:
+        opts.patients = args.patients
+    if args.speed is not None:
+        opts.speed = args.speed
+    return opts
 
 
 def options(args: argparse.Namespace) -> f.Options:
@@ -69,10 +90,10 @@ def options(args: argparse.Namespace) -> f.Options:
 
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
     opts = options(args)
-    backends = ["sqlite"]
+    backends = [] if args.db == "postgresql" else ["sqlite"]
     skipped = ""
     pg_url = None
-    if not args.no_pg:
+    if not args.no_pg and args.db != "sqlite":
         why = await pg_reachable(args.pg)
         if why is None:
             backends.append("postgresql")
@@ -83,6 +104,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         "when": stamp(),
         "machine": await machine(pg_url),
         "options": {**vars(opts), "smoke": args.smoke, "log_level": args.log_level},
+        "campaign_options": vars(campaign_options(args)),
         "backends": backends,
         "skipped": skipped,
         "notes": [],
@@ -103,6 +125,9 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                 if name in figs:
                     progress(f"{name} on {backend}")
                     figs[name]["results"][backend] = await fn(dbs, opts, traffic)
+            if "campaign" in figs:
+                progress(f"campaign on {backend}")
+                figs["campaign"]["results"][backend] = await campaign(dbs, campaign_options(args))
         finally:
             result["notes"].extend(sorted(dbs.notes))
             await dbs.close()

@@ -73,6 +73,8 @@ def cell(name: str, r: dict[str, Any] | None) -> str:
     """One figure on one database, as the table shows it."""
     if r is None:
         return "-"
+    if name == "campaign" and "wait_s" in r:
+        return campaign_cell(r) + {True: " ok", False: " MISSED", None: ""}[r.get("met")]
     if r.get("value") is None:
         return "not available" if r.get("available") is False else f"failed: {r.get('error')}"
     if name == "floor":
@@ -89,10 +91,22 @@ def cell(name: str, r: dict[str, Any] | None) -> str:
         text = f"{r['value']:.2f} s / {r['profiles']:,} profiles"
     elif name == "burst":
         text = f"{r['value']} s, {r['delivered']}/{r['handoffs']}, {r['flood_errors']} floods"
+    elif name == "campaign":
+        text = campaign_cell(r)
     else:
         text = str(r["value"])
     mark = {True: " ok", False: " MISSED", None: ""}[r.get("met")]
     return text + mark
+
+
+def campaign_cell(r: dict[str, Any]) -> str:
+    """Cap used while queued, p95 wait beside the ideal sender's, 429s, completed."""
+    wait, ideal = r["wait_s"], r["ideal_wait_s"]
+    cap = "-" if r["value"] is None else r["value"]
+    return (
+        f"{cap} % of cap, p95 {wait['p95']} s vs {ideal['p95']} s ideal "
+        f"({r['p95_over_ideal']} x), {r['floods']} x 429, {r['completed']}/{r['patients']} done"
+    )
 
 
 def _rows(result: dict[str, Any]) -> list[list[str]]:

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -389,6 +390,36 @@ async def test_global_limit_per_second(fake: FakeBotAPI, bot: Bot) -> None:
         await bot.send_message(USER, "x")
     with pytest.raises(RetryAfter):
         await bot.send_message(USER, "x")
+
+
+async def test_private_chat_limit_allows_a_short_burst(fake: FakeBotAPI, bot: Bot) -> None:
+    """With the per-chat limit on, a private chat takes a burst, then one send a second."""
+    fake.chat_per_second, fake.chat_burst = 1.0, 3
+    fake.user_sends(USER, "hi")
+    fake.user_sends(USER + 1, "hi")
+    for _ in range(3):
+        await bot.send_message(USER, "x")
+    with pytest.raises(RetryAfter) as caught:
+        await bot.send_message(USER, "a fourth at once")
+    assert int(caught.value.retry_after) == 1
+    assert fake.floods == {"chat": 1}
+    await bot.send_message(USER + 1, "another chat has its own bucket")
+    msg = fake.last(USER)
+    await bot.edit_message_text("edits are not counted", chat_id=USER, message_id=msg.message_id)
+
+
+async def test_time_scale_runs_the_limits_faster(fake: FakeBotAPI, bot: Bot) -> None:
+    """time_scale=20: a private chat's bucket refills twenty times faster."""
+    fake.chat_per_second, fake.chat_burst, fake.time_scale = 1.0, 1, 20.0
+    fake.user_sends(USER, "hi")
+    await bot.send_message(USER, "x")
+    with pytest.raises(RetryAfter):
+        await bot.send_message(USER, "too soon")
+    moment = time.monotonic()
+    assert fake._chat_tokens(USER, moment + 0.06) >= 1.0  # 1/20 s refills one send
+    fake.time_scale = 1.0
+    assert fake._chat_tokens(USER, moment + 0.06) < 1.0  # unscaled, it takes a second
+    assert fake.floods["chat"] >= 1
 
 
 async def test_faults_follow_the_seeded_fraction(fake: FakeBotAPI) -> None:

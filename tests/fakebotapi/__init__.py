@@ -17,7 +17,9 @@ process, so the bot can be killed and started again against the same state.
 
 ``fake.faults`` injects seeded faults (429, 500, 502, timeouts, dropped connections,
 duplicate updates); ``rate_limits`` gives Telegram's 429 for groups over 20 messages a
-minute and for more than ``max_per_second`` sends in a second.
+minute and for more than ``max_per_second`` sends in a second, and optionally (``chat_per_second``,
+``chat_burst``) for a private chat sent to faster than once a second after a short burst;
+``time_scale`` runs every limit faster for time-compressed benchmarks.
 """
 
 from .faults import Fault, FaultRule, Faults

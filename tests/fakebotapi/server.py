@@ -99,8 +99,20 @@ class FakeBotAPI:
         rate_limits: bool = True,
         group_limit_per_minute: int = 20,
         max_per_second: int | None = 30,
+        chat_per_second: float | None = None,
+        chat_burst: int = 3,
+        time_scale: float = 1.0,
     ) -> None:
-        """Configure the fake; nothing listens before ``start``."""
+        """Configure the fake; nothing listens before ``start``.
+
+        With ``rate_limits``: at most ``max_per_second`` sends a second in all and
+        ``group_limit_per_minute`` a minute to one group (on by default), and, when
+        ``chat_per_second`` is set, a bucket per private chat of ``chat_burst`` sends refilled
+        at ``chat_per_second`` (Telegram: "avoid sending more than one message per second"
+        in one chat, "we may allow short bursts"; off by default). ``time_scale`` runs every
+        limit that many times faster, for time-compressed runs (edits count against none of
+        them, as the Bot FAQ's limits speak of sending messages).
+        """
         self.token = token
         self.host = host
         self._port = port
@@ -115,7 +127,13 @@ class FakeBotAPI:
         self.rate_limits = rate_limits
         self.group_limit_per_minute = group_limit_per_minute
         self.max_per_second = max_per_second
+        self.chat_per_second = chat_per_second
+        self.chat_burst = chat_burst
+        self.time_scale = time_scale
         self.flood_errors = 0
+        self.floods: dict[str, int] = {}  # 429s given, by limit: "overall", "group", "chat"
+        # Called (under the lock) with each message sent and the monotonic time it was sent.
+        self.on_send: Callable[[SentMessage, float], None] | None = None
         self.internal_errors: list[str] = []  # bugs of the fake itself, answered with 500
         self.calls: list[ApiCall] = []
         self.callback_answers: dict[str, JSONDict] = {}
@@ -147,6 +165,7 @@ class FakeBotAPI:
         self._webhook_error: tuple[int, str] | None = None
         self._group_sends: dict[int, deque[float]] = {}
         self._all_sends: deque[float] = deque()
+        self._chat_buckets: dict[int, tuple[float, float]] = {}  # chat -> (tokens, at)
         self._inflight = 0
         self._last_activity = time.monotonic()
         self._poll: _Poll | None = None
@@ -621,38 +640,57 @@ class FakeBotAPI:
     # ----------------------------------------------------------------- rate limits
 
     def _check_rate(self, chat_id: int) -> None:
-        """Raise 429 like Telegram when a group or the whole bot sends too fast."""
+        """Raise 429 like Telegram when a chat, a group or the whole bot sends too fast."""
         if not self.rate_limits:
             return
         moment = time.monotonic()
-        while self._all_sends and self._all_sends[0] <= moment - 1.0:
+        second, minute = 1.0 / self.time_scale, 60.0 / self.time_scale
+        while self._all_sends and self._all_sends[0] <= moment - second:
             self._all_sends.popleft()
         if self.max_per_second and len(self._all_sends) >= self.max_per_second:
-            raise self._flood(1)
+            raise self._flood("overall", self._all_sends[0] + second - moment)
         if chat_id < 0 and self.group_limit_per_minute:
             window = self._group_sends.setdefault(chat_id, deque())
-            while window and window[0] <= moment - 60.0:
+            while window and window[0] <= moment - minute:
                 window.popleft()
             if len(window) >= self.group_limit_per_minute:
-                raise self._flood(max(1, math.ceil(window[0] + 60.0 - moment)))
+                raise self._flood("group", window[0] + minute - moment)
+        if chat_id > 0 and self.chat_per_second:
+            tokens = self._chat_tokens(chat_id, moment)
+            if tokens < 1.0:
+                rate = self.chat_per_second * self.time_scale
+                raise self._flood("chat", (1.0 - tokens) / rate)
 
-    def _flood(self, retry_after: int) -> ApiError:
+    def _chat_tokens(self, chat_id: int, moment: float) -> float:
+        """The sends a private chat's bucket holds now (at most ``chat_burst``)."""
+        rate = (self.chat_per_second or 0.0) * self.time_scale
+        tokens, at = self._chat_buckets.get(chat_id, (float(self.chat_burst), moment))
+        return min(float(self.chat_burst), tokens + (moment - at) * rate)
+
+    def _flood(self, limit: str, wait: float) -> ApiError:
+        """A 429 whose ``retry_after`` (whole seconds, as Telegram gives it) covers ``wait``."""
         self.flood_errors += 1
+        self.floods[limit] = self.floods.get(limit, 0) + 1
+        retry_after = max(1, math.ceil(wait * self.time_scale))
         return ApiError(
             429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
         )
 
-    def _count_send(self, chat_id: int) -> None:
+    def _count_send(self, chat_id: int) -> float:
         moment = time.monotonic()
         self._all_sends.append(moment)
         if chat_id < 0:
             self._group_sends.setdefault(chat_id, deque()).append(moment)
+        elif self.chat_per_second:
+            self._chat_buckets[chat_id] = (self._chat_tokens(chat_id, moment) - 1.0, moment)
+        return moment
 
     def reset_rate_limits(self) -> None:
         """Forget recent sends, so the limits start afresh."""
         with self._lock:
             self._all_sends.clear()
             self._group_sends.clear()
+            self._chat_buckets.clear()
 
     # ----------------------------------------------------------------- JSON shapes
 
@@ -843,7 +881,9 @@ class FakeBotAPI:
         elif markup is not None and markup.get("remove_keyboard"):
             chat.keyboard = None
         self._outbox.append(msg)
-        self._count_send(chat.id)
+        moment = self._count_send(chat.id)
+        if self.on_send is not None:
+            self.on_send(msg, moment)
         return msg
 
     def _send_message(self, p: Params, uploads: dict[str, Upload]) -> JSONDict:
