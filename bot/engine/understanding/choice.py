@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from rapidfuzz.distance import OSA
 
@@ -26,7 +27,8 @@ _FLAT = re.compile(r"[^\w]+")
 Options = Sequence[tuple[str, str]]
 
 
-def _option_scanner(options: Options, lang: str) -> Scanner:
+@lru_cache(maxsize=1024)  # one per question and language: built once, not on every answer
+def _option_scanner(options: tuple[tuple[str, str], ...], lang: str) -> Scanner:
     """Phrases naming each option (labels, lexicon, everyday words), hedges, negations."""
     table: dict[str, tuple[str, str]] = {}
     languages = chain(lang)
