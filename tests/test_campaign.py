@@ -18,7 +18,17 @@ from tests.test_benchmarks import run
 
 def test_a_small_campaign_completes_once_without_429(tmp_path: Path) -> None:
     out = tmp_path / "campaign.json"
-    run("benchmarks", "--smoke", "--only", "campaign", "--db", "sqlite", "--json", str(out))
+    run(
+        "benchmarks",
+        "--smoke",
+        "--only",
+        "campaign",
+        "--db",
+        "sqlite",
+        "--json",
+        str(out),
+        results=tmp_path / "results",
+    )
     result = json.loads(out.read_text(encoding="utf-8"))
     figure = result["figures"]["campaign"]["results"]["sqlite"]
     patients = CampaignOptions.smoke().patients
