@@ -149,31 +149,27 @@ class TelegramSender:
     async def redact_card(self, message_id: int, text: Text) -> None:
         """Edit a card down to ``text`` without buttons (edits are not paced: they do not
         count against the group limit). A card already gone or already redacted is done."""
-        chat_id = self.team_chat_id
-        if chat_id is None:
-            raise SendError("STUDY_TEAM_CHAT_ID is not set", permanent=True)
-        try:
-            await self.bot.edit_message_text(
-                text.html, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML
-            )
-        except BadRequest as exc:
-            if not any(s in exc.message for s in ("not modified", "not found")):
-                raise send_error(exc) from None
-        except TelegramError as exc:
-            raise send_error(exc) from None
+        await self._outbox_edit(message_id, text.html, None)
 
     async def update_card(self, message_id: int, card: Card) -> None:
         """The outbox's card edit (a status set in the web console): retried on errors."""
+        await self._outbox_edit(message_id, card.html, card_keyboard(card))
+
+    async def _outbox_edit(
+        self, message_id: int, html: str, markup: InlineKeyboardMarkup | None
+    ) -> None:
+        """Edit a team-chat message for the outbox: errors become ``SendError``s to retry;
+        a message already gone or already showing ``html`` counts as done."""
         chat_id = self.team_chat_id
         if chat_id is None:
             raise SendError("STUDY_TEAM_CHAT_ID is not set", permanent=True)
         try:
             await self.bot.edit_message_text(
-                card.html,
+                html,
                 chat_id=chat_id,
                 message_id=message_id,
                 parse_mode=ParseMode.HTML,
-                reply_markup=card_keyboard(card),
+                reply_markup=markup,
                 disable_web_page_preview=True,
             )
         except BadRequest as exc:
