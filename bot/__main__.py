@@ -131,7 +131,10 @@ def cmd_team(args: argparse.Namespace) -> int:
     from bot.web.server import team_command
 
     try:
-        print(asyncio.run(team_command(get_settings(), args.team_command, args.name, args.role)))
+        command = team_command(
+            get_settings(), args.team_command, args.name, args.role, language=args.language
+        )
+        print(asyncio.run(command))
     except AccountError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -242,13 +245,16 @@ def _add_team_commands(team: argparse.ArgumentParser) -> None:
     team_sub = team.add_subparsers(dest="team_command", required=True)
     add = team_sub.add_parser("add-user", help="create an account; prints a one-time password")
     add.add_argument("--role", choices=("coordinator", "viewer"), required=True)
+    add.add_argument(
+        "--language", help="the console's language for this account (default: TEAM_LANGUAGE)"
+    )
     reset = team_sub.add_parser("reset-user", help="unlock; prints a new one-time password")
     disable = team_sub.add_parser("disable-user", help="stop an account signing in")
     for command in (add, reset, disable):
         command.add_argument("name")
         command.set_defaults(func=cmd_team)
-    reset.set_defaults(role=None)
-    disable.set_defaults(role=None)
+    reset.set_defaults(role=None, language=None)
+    disable.set_defaults(role=None, language=None)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -281,6 +281,7 @@ class WebUser(Base):
     disabled: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime]
     last_login_at: Mapped[datetime | None]
+    language: Mapped[str | None] = mapped_column(String(16))  # None: TEAM_LANGUAGE (0007)
 
 
 class WebSession(Base):

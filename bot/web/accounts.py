@@ -18,6 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, delete, insert, select, update
 
+from bot.i18n import LANGUAGES
 from bot.storage.store import Store, utcnow
 from bot.web.tables import ROLES, sessions, users
 
@@ -29,7 +30,7 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))  # so an unknown name cost
 
 
 class AccountError(ValueError):
-    """An account command that cannot be done (unknown name, name taken, bad role)."""
+    """An account command that cannot be done (unknown name, name taken, bad role or language)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,7 @@ class WebSession:
     role: str
     csrf: str
     must_change: bool
+    language: str | None = None  # the account's own; None: the team's (TEAM_LANGUAGE)
 
     @property
     def actor_key(self) -> str:
@@ -75,10 +77,12 @@ class Accounts:
 
     # ----------------------------------------------------------------- commands
 
-    async def add_user(self, name: str, role: str) -> str:
+    async def add_user(self, name: str, role: str, language: str | None = None) -> str:
         """Create an account; returns its one-time password (changed at first sign-in)."""
         if role not in ROLES:
             raise AccountError(f"role must be one of {', '.join(ROLES)}")
+        if language is not None and language not in LANGUAGES:
+            raise AccountError(f"language must be one of {', '.join(LANGUAGES)}")
         if not name.strip() or len(name) > 64:
             raise AccountError("a name has 1 to 64 characters")
         password = one_time_password()
@@ -98,11 +102,12 @@ class Accounts:
                     "locked": False,
                     "disabled": False,
                     "created_at": self._now(),
+                    "language": language,
                 },
             )
 
         await self.store.execute(run)
-        await self.store.audit(None, "web_user_added", None, {"role": role})
+        await self.store.audit(None, "web_user_added", None, {"role": role, "language": language})
         return password
 
     async def reset_user(self, name: str) -> str:
@@ -163,7 +168,7 @@ class Accounts:
 
         await self.store.execute(run)
         await self.store.audit(actor_key(name), "web_sign_in", None, {})
-        return WebSession(token, row.id, row.name, row.role, csrf, row.must_change)
+        return WebSession(token, row.id, row.name, row.role, csrf, row.must_change, row.language)
 
     async def _failed(self, user_id: int) -> str:
         def run(conn: Connection) -> int:
@@ -189,7 +194,7 @@ class Accounts:
             return None
         stmt = (
             select(sessions.c.user_id, sessions.c.csrf, users.c.name, users.c.role)
-            .add_columns(users.c.must_change)
+            .add_columns(users.c.must_change, users.c.language)
             .join(users, users.c.id == sessions.c.user_id)
             .where(
                 sessions.c.token_hash == token_hash(token),
@@ -201,7 +206,9 @@ class Accounts:
         row = await self.store.execute(lambda c: c.execute(stmt).first(), write=False)
         if row is None:
             return None
-        return WebSession(token, row.user_id, row.name, row.role, row.csrf, row.must_change)
+        return WebSession(
+            token, row.user_id, row.name, row.role, row.csrf, row.must_change, row.language
+        )
 
     async def sign_out(self, token: str) -> None:
         stmt = delete(sessions).where(sessions.c.token_hash == token_hash(token))
@@ -219,6 +226,16 @@ class Accounts:
         )
         await self.store.execute(lambda c: c.execute(stmt))
         await self.store.audit(session.actor_key, "web_password_set", None, {})
+        return True
+
+    async def set_language(self, session: WebSession, language: str) -> bool:
+        """Speak ``language`` to this account from now on; False when the console lacks it."""
+        if language not in LANGUAGES:
+            return False
+        stmt = update(users).where(users.c.id == session.user_id).values(language=language)
+        await self.store.execute(lambda c: c.execute(stmt))
+        change = {"from": session.language, "to": language}
+        await self.store.audit(session.actor_key, "web_language_set", None, change)
         return True
 
 

@@ -29,6 +29,7 @@ def create_app(
         Route("/login", auth.login, methods=["POST"]),
         Route("/logout", auth.logout, methods=["POST"]),
         Route("/password", auth.password_page, methods=["GET", "POST"]),
+        Route("/language", auth.set_language, methods=["POST"]),
         Route("/counts", views.counts),
         Route("/referrals", views.referrals),
         Route("/export", views.export, methods=["POST"]),

@@ -1,4 +1,4 @@
-"""Sign in, choose a password, sign out."""
+"""Sign in, choose a password, choose the console's language, sign out."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ from starlette.responses import RedirectResponse, Response
 
 from bot.web.accounts import WebSession
 from bot.web.console import console_of, signed_in
-from bot.web.security import LOGIN_COOKIE, SESSION_COOKIE, csrf_ok, new_token, set_cookie
+from bot.web.security import (
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    csrf_ok,
+    local_path,
+    new_token,
+    set_cookie,
+)
 
 LOGIN_FORM_SECONDS = 3600
 
@@ -20,7 +27,8 @@ async def login_page(request: Request) -> Response:
 def _login(request: Request, error: str | None, status_code: int) -> Response:
     console = console_of(request)
     token = new_token()
-    context = {"error": console.texts.words[error] if error else None, "csrf": token}
+    words = console.guest_texts(request).words
+    context = {"error": words[error] if error else None, "csrf": token}
     response = console.render(request, "login.html", context, status_code=status_code)
     set_cookie(response, LOGIN_COOKIE, token, max_age=LOGIN_FORM_SECONDS, secure=console.secure)
     return response
@@ -59,8 +67,19 @@ async def password_page(request: Request, session: WebSession) -> Response:
         new = form.get("password")
         if isinstance(new, str) and await console.accounts.set_password(session, new):
             return RedirectResponse("/", status_code=303)
-        error = console.texts.words["too_short"]
+        error = console.texts_of(session).words["too_short"]
     return console.render(request, "password.html", {"error": error}, session=session)
+
+
+@signed_in()
+async def set_language(request: Request, session: WebSession) -> Response:
+    """Speak the chosen language to this account from now on (audited); back to the page."""
+    console = console_of(request)
+    form = await request.form()
+    language = str(form.get("language", ""))
+    if not await console.accounts.set_language(session, language):
+        return console.message(request, "unknown_language", 400, session)
+    return RedirectResponse(local_path(str(form.get("next", "/"))), status_code=303)
 
 
 @signed_in()

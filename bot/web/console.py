@@ -14,16 +14,19 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from bot.config import Settings
+from bot.i18n import LANGUAGES, negotiate
 from bot.ratelimit import FloodGuard
 from bot.storage.crypto import Crypto
 from bot.storage.notes import Notes
 from bot.storage.store import Store, utcnow
 from bot.web.accounts import Accounts, WebSession
-from bot.web.security import CSRF_FIELD, SESSION_COOKIE, csrf_ok
+from bot.web.languages import from_accept_language, language_names
+from bot.web.security import CSRF_FIELD, SESSION_COOKIE, back_to, csrf_ok
 from bot.web.texts import ConsoleTexts
 
 TEMPLATES = Path(__file__).parent / "templates"
 Handler = Callable[[Request, WebSession], Awaitable[Response]]
+BEFORE_PASSWORD = frozenset({"/password", "/language"})  # open while a password must change
 
 
 def templates() -> Jinja2Templates:
@@ -38,7 +41,8 @@ class Console:
     settings: Settings
     clock: Callable[[], datetime] = utcnow
     accounts: Accounts = field(init=False)
-    texts: ConsoleTexts = field(init=False)
+    texts: ConsoleTexts = field(init=False)  # the team's language (TEAM_LANGUAGE)
+    languages: dict[str, ConsoleTexts] = field(init=False)  # every language, built once
     pages: Jinja2Templates = field(init=False, default_factory=templates)
     login_guard: FloodGuard = field(init=False)
     notes: Notes = field(init=False)
@@ -47,10 +51,21 @@ class Console:
         self.accounts = Accounts(
             self.store, session_hours=self.settings.web_session_hours, clock=self.clock
         )
-        self.texts = ConsoleTexts(self.settings.team_language, self.settings.team_timezone)
+        zone = self.settings.team_timezone
+        self.languages = {lang: ConsoleTexts(lang, zone) for lang in LANGUAGES}
+        self.texts = self.languages[negotiate(self.settings.team_language)]
         self.login_guard = FloodGuard(rate=0.1, burst=10)  # per client address
         self.notes = Notes(self.store, Crypto(self.settings.encryption_keys()))
         self.secure = (self.settings.web_base_url or "").startswith("https://")
+
+    def texts_of(self, session: WebSession) -> ConsoleTexts:
+        """The words and times of a signed-in account (its own language, else the team's)."""
+        return self.languages.get(session.language or "", self.texts)
+
+    def guest_texts(self, request: Request) -> ConsoleTexts:
+        """Before sign-in: the browser's language if the catalogs have it, else the team's."""
+        header = request.headers.get("accept-language")
+        return self.languages[from_accept_language(header, self.texts.lang)]
 
     def render(
         self,
@@ -61,25 +76,30 @@ class Console:
         session: WebSession | None = None,
         status_code: int = 200,
     ) -> HTMLResponse:
+        tx = self.guest_texts(request) if session is None else self.texts_of(session)
         base = {
-            "L": self.texts.words,
-            "tx": self.texts,
-            "lang": self.texts.lang,
-            "dir": "rtl" if self.texts.rtl else "ltr",
+            "L": tx.words,
+            "tx": tx,
+            "lang": tx.lang,
+            "dir": "rtl" if tx.rtl else "ltr",
             "session": session,
             "csrf_field": CSRF_FIELD,
+            "languages": language_names(),
+            "here": back_to(request),
         }
         response = self.pages.TemplateResponse(
             request, name, {**base, **context}, status_code=status_code
         )
         assert isinstance(response, HTMLResponse)
+        if session is None:
+            response.headers["Vary"] = "Accept-Language"
         return response
 
     def message(
         self, request: Request, key: str, status_code: int, session: WebSession | None
     ) -> HTMLResponse:
         """A page with one sentence (not found, forbidden, refused)."""
-        words = self.texts.words
+        words = (self.guest_texts(request) if session is None else self.texts_of(session)).words
         return self.render(
             request, "message.html", {"text": words[key]}, session=session, status_code=status_code
         )
@@ -101,7 +121,7 @@ def signed_in(
             session = await console.accounts.session(request.cookies.get(SESSION_COOKIE))
             if session is None:
                 return RedirectResponse("/login", status_code=303)
-            if session.must_change and request.url.path != "/password":
+            if session.must_change and request.url.path not in BEFORE_PASSWORD:
                 return RedirectResponse("/password", status_code=303)
             if role is not None and session.role != role:
                 return console.message(request, "forbidden", 403, session)

@@ -14,7 +14,8 @@ from bot.web.flowsteps import flow_page
 
 @signed_in()
 async def flow(request: Request, session: WebSession) -> Response:
-    """The flow the bot screens with, in the team's language (no personal data: every role)."""
+    """The flow the bot screens with, in the account's language (no personal data: every role)."""
     console = console_of(request)
-    page = await asyncio.to_thread(flow_page, console.settings.flow, console.texts.team)
+    team = console.texts_of(session).team
+    page = await asyncio.to_thread(flow_page, console.settings.flow, team)
     return console.render(request, "flow.html", {"flow": page}, session=session)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from urllib.parse import urlsplit
 
 from starlette.datastructures import FormData
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
@@ -54,3 +55,20 @@ def set_cookie(response: Response, name: str, value: str, *, max_age: int, secur
     response.set_cookie(
         name, value, max_age=max_age, path="/", httponly=True, samesite="strict", secure=secure
     )
+
+
+def back_to(request: Request) -> str:
+    """Where a header form returns to: this page, or the page a form here was posted from."""
+    if request.method == "GET":
+        query = request.url.query
+        return request.url.path + (f"?{query}" if query else "")
+    ref = request.path_params.get("ref")
+    return f"/referrals/{ref}" if ref else "/"
+
+
+def local_path(value: str) -> str:
+    """``value`` if it is a path on this site (no scheme, no host: no open redirect), else "/"."""
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    return "/" if "\\" in value or any(ord(c) < 32 for c in value) else value

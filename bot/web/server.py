@@ -67,13 +67,15 @@ async def serve_web(
         await store.close()
 
 
-async def team_command(settings: Settings, command: str, name: str, role: str | None) -> str:
+async def team_command(
+    settings: Settings, command: str, name: str, role: str | None, *, language: str | None = None
+) -> str:
     """``team add-user | reset-user | disable-user``: what to print."""
     store = await Store.open(settings)
     try:
         accounts = Accounts(store)
         if command == "add-user":
-            password = await accounts.add_user(name, role or "viewer")
+            password = await accounts.add_user(name, role or "viewer", language)
             return (
                 f"account {name} created; one-time password (replaced at first sign-in): {password}"
             )

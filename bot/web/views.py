@@ -19,6 +19,7 @@ from bot.web.accounts import WebSession
 from bot.web.console import Console, console_of, signed_in
 from bot.web.funnel import funnel_panels
 from bot.web.history import console_names, status_history
+from bot.web.texts import ConsoleTexts
 from bot.workflow import ATTEMPT, ICONS, REFERRAL_STATUSES, actions_for, allowed
 
 FILTERS = ("status", "outcome", "lang", "source")
@@ -35,11 +36,12 @@ async def home(request: Request, session: WebSession) -> Response:
 async def counts(request: Request, session: WebSession) -> Response:
     """How many people reached each stage (no personal data: every role may see it)."""
     console = console_of(request)
+    team = console.texts_of(session).team
     funnel = await console.store.funnel()
     found = totals(funnel)
-    names = stage_labels(console.texts.team)
+    names = stage_labels(team)
     rows = [(names[stage], found.get(stage, 0)) for stage in STAGES]
-    stages, charts = funnel_panels(funnel, console.texts.team)
+    stages, charts = funnel_panels(funnel, team)
     context = {"rows": rows, "stages": stages, "charts": charts}
     return console.render(request, "counts.html", context, session=session)
 
@@ -58,7 +60,7 @@ async def referrals(request: Request, session: WebSession) -> Response:
         "source": sorted({r.source for r in found}),
     }
     first, last = (dates.day(request.query_params.get(k, "")) for k in ("from", "to"))
-    start, end = dates.window(first, last, console.texts.zone)
+    start, end = dates.window(first, last, console.texts_of(session).zone)
     shown = [
         r
         for r in sorted(found, key=lambda r: r.created_at, reverse=True)
@@ -76,9 +78,10 @@ async def export(request: Request, session: WebSession) -> Response:
     """The CSV file ``/export`` sends in Telegram, with its formula-injection guard; audited."""
     console = console_of(request)
     found = await console.store.referrals()
-    data = await asyncio.to_thread(referrals_csv, found, console.texts.team)
+    texts = console.texts_of(session)
+    data = await asyncio.to_thread(referrals_csv, found, texts.team)
     await console.store.audit(session.actor_key, "web_export", None, {"n": len(found)})
-    stamp = console.texts.time(console.clock()).replace(" ", "-").replace(":", "")
+    stamp = console.clock().astimezone(texts.zone).strftime("%Y-%m-%d-%H%M")
     disposition = f'attachment; filename="referrals-{stamp}.csv"'
     headers = {"Content-Disposition": disposition}
     return Response(data, media_type="text/csv; charset=utf-8", headers=headers)
@@ -106,18 +109,19 @@ async def referral_page(
         return console.message(request, "not_found", 404, session)
     action = "web_contact_viewed" if contact else "web_referral_viewed"
     await console.store.audit(session.actor_key, action, ref, {})
-    context = await _referral_context(console, details, contact=contact)
-    context["note"] = console.texts.words[note] if note else None
+    texts = console.texts_of(session)
+    context = await _referral_context(console, texts, details, contact=contact)
+    context["note"] = texts.words[note] if note else None
     return console.render(request, "referral.html", context, session=session)
 
 
 async def _referral_context(
-    console: Console, details: ReferralDetails, *, contact: bool
+    console: Console, texts: ConsoleTexts, details: ReferralDetails, *, contact: bool
 ) -> dict[str, Any]:
-    team = console.texts.team
+    team = texts.team
     names = await console_names(console.store)
     history = [
-        (step, names.get(step.actor_hash or "", console.texts.words["telegram_team"]))
+        (step, names.get(step.actor_hash or "", texts.words["telegram_team"]))
         for step in await status_history(console.store, details.ref_code)
     ]
     return {
