@@ -87,7 +87,15 @@ async def test_a_coordinator_works_a_referral_in_the_browser(
         rows = list(csv.reader(io.StringIO(saved.read_text(encoding="utf-8-sig"))))
         assert {near, clinic} <= {cell for row in rows for cell in row}
 
-        await page.click("header form button")
+        await page.select_option("header select[name=language]", "zh-Hans")
+        await page.click("form.lang-switch button")  # the header's language switch
+        await page.locator("html[lang='zh-Hans']").wait_for(state="attached")
+        assert page.url == f"{url}/referrals"  # back on the same page, now in Chinese
+        chinese = labels(_translator("zh-Hans"))
+        assert await page.locator("h1").inner_text() == chinese["referrals"]
+        assert await page.locator("form[action='/export'] button").inner_text() == chinese["export"]
+
+        await page.click("form[action='/logout'] button")
         await page.wait_for_url(f"{url}/login")
         await page.goto(f"{url}/referrals")
         assert page.url == f"{url}/login"  # signed out: back to the sign-in page
