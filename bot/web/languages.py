@@ -7,17 +7,18 @@ from functools import cache
 from babel import Locale
 
 from bot.i18n import LANGUAGES, negotiate
-from bot.i18n.languages import DEFAULT_LANGUAGE, babel_locale
+from bot.i18n.languages import DEFAULT_LANGUAGE, LANGUAGE_NAMES, babel_locale
 
 MAX_ACCEPTED = 16  # Accept-Language entries looked at, at most
 
 
 @cache
 def language_names() -> tuple[tuple[str, str], ...]:
-    """Every language the catalogs have, as ``(tag, its own name)`` for a menu."""
+    """Every language the catalogs have, as ``(tag, its own name)`` for a menu: the names the
+    bot and the referral pages use (简体中文, not Babel's 中文 (简体)), else Babel's."""
     named = []
     for lang in LANGUAGES:
-        name = Locale.parse(babel_locale(lang)).display_name or lang
+        name = LANGUAGE_NAMES.get(lang) or Locale.parse(babel_locale(lang)).display_name or lang
         named.append((lang, name[:1].upper() + name[1:]))
     return tuple(named)
 
