@@ -12,6 +12,8 @@ from bot.channels.telegram.app import serve
 from bot.channels.telegram.team import TeamOptions
 from bot.config import Settings
 from bot.storage.commands import keygen
+from bot.storage.inbox import Inbox
+from bot.storage.store import Store
 from tests.fakebotapi import FakeBotAPI
 
 TEAM_CHAT = -1001234567890
@@ -28,6 +30,26 @@ def bot_settings(fake: FakeBotAPI, tmp_path: Path, **extra: Any) -> Settings:
         **extra,
     }
     return Settings(**values, _env_file=None)  # type: ignore[call-arg]
+
+
+async def settled(fake: FakeBotAPI, store: Store, timeout: float = 10.0) -> None:
+    """Wait (bounded) until the bot has handled every update the fake queued so far.
+
+    Deterministic, whatever the machine's speed: the fake holds no update the bot has not
+    confirmed (an update is stored in the inbox before the next getUpdates confirms it) and
+    no Bot API call is in flight, and then the inbox has no update left to handle (an update
+    is marked done after its handlers returned or its replies went out)."""
+    inbox = Inbox(store)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        left = deadline - asyncio.get_running_loop().time()
+        await fake.wait_idle(quiet=0, timeout=max(left, 0.1))  # no call in flight
+        if not fake.pending_updates and not await inbox.pending():
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            waiting = [u["update_id"] for u in fake.pending_updates]
+            raise AssertionError(f"not settled in {timeout} s: unconfirmed updates {waiting}")
+        await asyncio.sleep(0.01)  # polling the conditions above, with a deadline
 
 
 class RunningBot:

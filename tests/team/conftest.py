@@ -20,7 +20,7 @@ from bot.storage.commands import upgrade
 from bot.team.outbox import WorkerOptions
 from tests.fakebotapi import FakeBotAPI
 from tests.fakebotapi.models import SentMessage
-from tests.running import TEAM_CHAT, RunningBot, bot_settings
+from tests.running import TEAM_CHAT, RunningBot, bot_settings, settled
 
 COORDINATOR = 501  # a member of the team chat
 SECOND = 502  # another member
@@ -154,13 +154,15 @@ async def card_for(fake: FakeBotAPI, ref: str, timeout: float = 10.0) -> SentMes
     return found
 
 
-async def press(fake: FakeBotAPI, user: int, message: SentMessage, action: str) -> None:
+async def press(
+    fake: FakeBotAPI, store: Store, user: int, message: SentMessage, action: str
+) -> None:
     """A coordinator taps a card's button; wait until the bot has handled it."""
     data = next(
         b["callback_data"] for b in message.buttons if b["callback_data"].endswith(f"|{action}")
     )
     tap(fake, user, message, data)
-    await fake.wait_idle(quiet=0.15, timeout=10)
+    await settled(fake, store)
 
 
 def tap(fake: FakeBotAPI, user: int, message: SentMessage, data: str) -> dict[str, Any]:
@@ -174,6 +176,7 @@ def tap(fake: FakeBotAPI, user: int, message: SentMessage, data: str) -> dict[st
     )
 
 
-async def team_command(fake: FakeBotAPI, user: int, command: str) -> None:
+async def team_command(fake: FakeBotAPI, store: Store, user: int, command: str) -> None:
+    """A member sends a command in the team chat; wait until the bot has handled it."""
     fake.user_command(user, command, chat_type="supergroup", chat_id=TEAM_CHAT)
-    await fake.wait_idle(quiet=0.2, timeout=20)
+    await settled(fake, store, 20)
