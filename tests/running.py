@@ -78,6 +78,14 @@ class RunningBot:
             await asyncio.sleep(0.01)
         raise AssertionError("the bot never polled for updates")
 
+    async def settled(self, timeout: float = 10.0) -> None:
+        """Wait (bounded) until this bot has handled every update the fake queued so far."""
+        store = await Store.open(self.settings)
+        try:
+            await settled(self.fake, store, timeout)
+        finally:
+            await store.close()
+
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
