@@ -20,7 +20,7 @@ from bot.storage.commands import upgrade
 from bot.team.outbox import WorkerOptions
 from tests.fakebotapi import FakeBotAPI
 from tests.fakebotapi.models import SentMessage
-from tests.running import TEAM_CHAT, RunningBot, bot_settings, settled
+from tests.running import TEAM_CHAT, RunningBot, bot_settings, running_bot
 
 COORDINATOR = 501  # a member of the team chat
 SECOND = 502  # another member
@@ -154,15 +154,20 @@ async def card_for(fake: FakeBotAPI, ref: str, timeout: float = 10.0) -> SentMes
     return found
 
 
-async def press(
-    fake: FakeBotAPI, store: Store, user: int, message: SentMessage, action: str
-) -> None:
+async def press(fake: FakeBotAPI, user: int, message: SentMessage, action: str) -> None:
     """A coordinator taps a card's button; wait until the bot has handled it."""
     data = next(
         b["callback_data"] for b in message.buttons if b["callback_data"].endswith(f"|{action}")
     )
     tap(fake, user, message, data)
-    await settled(fake, store)
+    await handled(fake)
+
+
+async def handled(fake: FakeBotAPI, timeout: float = 10.0) -> None:
+    """Wait (bounded) until the bot serving against ``fake`` has handled every update."""
+    running = running_bot(fake)
+    assert running is not None, "no bot is serving"
+    await running.settled(timeout)
 
 
 def tap(fake: FakeBotAPI, user: int, message: SentMessage, data: str) -> dict[str, Any]:
@@ -176,7 +181,7 @@ def tap(fake: FakeBotAPI, user: int, message: SentMessage, data: str) -> dict[st
     )
 
 
-async def team_command(fake: FakeBotAPI, store: Store, user: int, command: str) -> None:
+async def team_command(fake: FakeBotAPI, user: int, command: str) -> None:
     """A member sends a command in the team chat; wait until the bot has handled it."""
     fake.user_command(user, command, chat_type="supergroup", chat_id=TEAM_CHAT)
-    await settled(fake, store, 20)
+    await handled(fake, 20)

@@ -38,7 +38,7 @@ async def test_a_removed_coordinator_cannot_press_a_card(
     details = await store.referral(ref)
     assert details is not None and details.status == "new"
     fake.set_member(TEAM_CHAT, COORDINATOR, "member")
-    await press(fake, store, COORDINATOR, card, "contacted")
+    await press(fake, COORDINATOR, card, "contacted")
     details = await store.referral(ref)
     assert details is not None and details.status == "contacted"
 

@@ -26,7 +26,7 @@ async def test_delete_redacts_the_team_card_and_leaves_nothing_of_the_person(
     ref = await make_referral(store, user, name=NAME, phone=PHONE, username="wang_f")
     card = await card_for(fake, ref)
     assert NAME in card.text and "130斤" in card.text
-    await press(fake, store, COORDINATOR, card, "contacted")
+    await press(fake, COORDINATOR, card, "contacted")
     fake.faults.add("server_error", 1.0, methods="editMessageText", limit=2)  # Telegram fails
 
     person = Person(fake, user, "zh-Hans")

@@ -85,7 +85,7 @@ async def test_each_status_button_moves_the_referral_and_edits_the_card(
     ref = await make_referral(store, 7101)
     card = await card_for(fake, ref)
 
-    await press(fake, store, COORDINATOR, card, "contacted")
+    await press(fake, COORDINATOR, card, "contacted")
     card = fake.message(TEAM_CHAT, card.message_id)
     assert card.edited
     assert "Li W." in card.text and str(COORDINATOR) not in card.text  # who, not their id
@@ -94,10 +94,10 @@ async def test_each_status_button_moves_the_referral_and_edits_the_card(
         "screen_failed",
         "attempt",
     ]
-    await press(fake, store, SECOND, card, "visit_scheduled")
+    await press(fake, SECOND, card, "visit_scheduled")
     card = fake.message(TEAM_CHAT, card.message_id)
     assert "Mei C." in card.text
-    await press(fake, store, SECOND, card, "enrolled")
+    await press(fake, SECOND, card, "enrolled")
     card = fake.message(TEAM_CHAT, card.message_id)
     assert card.buttons == []  # enrolled: nothing more to do
 
@@ -123,8 +123,8 @@ async def test_each_status_button_moves_the_referral_and_edits_the_card(
 
     other = await make_referral(store, 7102)
     card = await card_for(fake, other)
-    await press(fake, store, COORDINATOR, card, "contacted")
-    await press(fake, store, COORDINATOR, fake.message(TEAM_CHAT, card.message_id), "screen_failed")
+    await press(fake, COORDINATOR, card, "contacted")
+    await press(fake, COORDINATOR, fake.message(TEAM_CHAT, card.message_id), "screen_failed")
     details = await store.referral(other)
     assert details is not None and details.status == "screen_failed"
 
@@ -137,7 +137,7 @@ async def test_not_reachable_is_offered_after_three_call_attempts(
     for attempt in (1, 2, 3):
         actions = [b["callback_data"].split("|")[2] for b in card.buttons]
         assert ("not_reachable" in actions) is (attempt > 3)
-        await press(fake, store, COORDINATOR, card, "attempt")
+        await press(fake, COORDINATOR, card, "attempt")
         card = fake.message(TEAM_CHAT, card.message_id)
     actions = [b["callback_data"].split("|")[2] for b in card.buttons]
     assert actions == ["contacted", "not_reachable", "attempt"]
@@ -154,7 +154,7 @@ async def test_not_reachable_is_offered_after_three_call_attempts(
     details = await store.referral(early)
     assert details is not None and details.status == "new"
 
-    await press(fake, store, COORDINATOR, card, "not_reachable")
+    await press(fake, COORDINATOR, card, "not_reachable")
     details = await store.referral(ref)
     assert details is not None and details.status == "not_reachable"
 
@@ -188,9 +188,9 @@ async def test_a_member_outside_the_allowlist_is_refused(
     assert refused and refused[0].detail == {"action": "contacted", "reason": "not_listed"}
     assert refused[0].actor_hash == store.user_hash(f"tg:{SECOND}")
 
-    await team_command(fake, store, SECOND, "/export")
+    await team_command(fake, SECOND, "/export")
     assert not any(m.document for m in team_messages(fake))
-    await press(fake, store, COORDINATOR, card, "contacted")  # the listed coordinator may
+    await press(fake, COORDINATOR, card, "contacted")  # the listed coordinator may
     details = await store.referral(ref)
     assert details is not None and details.status == "contacted"
 
@@ -222,10 +222,10 @@ async def test_referrals_lists_the_open_ones_and_shows_a_card_again(
     second = await make_referral(store, 7502)
     await card_for(fake, first)
     card = await card_for(fake, second)
-    await press(fake, store, COORDINATOR, card, "contacted")
-    await press(fake, store, COORDINATOR, fake.message(TEAM_CHAT, card.message_id), "screen_failed")
+    await press(fake, COORDINATOR, card, "contacted")
+    await press(fake, COORDINATOR, fake.message(TEAM_CHAT, card.message_id), "screen_failed")
 
-    await team_command(fake, store, COORDINATOR, "/referrals")
+    await team_command(fake, COORDINATOR, "/referrals")
     listing = team_messages(fake)[-1]
     assert first in listing.text and second not in listing.text
     show = f"r|{first}|show"
@@ -244,7 +244,7 @@ async def test_export_sends_a_csv_with_a_column_per_criterion_and_answer(
     team_bot: RunningBot, fake: FakeBotAPI, store: Store
 ) -> None:
     refs = [await make_referral(store, 7600 + i, name=f"病人 {i}") for i in range(3)]
-    await team_command(fake, store, COORDINATOR, "/export")
+    await team_command(fake, COORDINATOR, "/export")
     document = (await until(lambda: [m for m in team_messages(fake) if m.document]))[-1]
     assert document.document is not None
     assert (document.document.filename or "").endswith(".csv")
@@ -261,7 +261,7 @@ async def test_stats_sends_the_funnel_as_a_png(
     team_bot: RunningBot, fake: FakeBotAPI, store: Store
 ) -> None:
     await make_referral(store, 7701)
-    await team_command(fake, store, COORDINATOR, "/stats")
+    await team_command(fake, COORDINATOR, "/stats")
     photo = (await until(lambda: [m for m in team_messages(fake) if m.photo], 20))[-1]
     assert photo.photo is not None and photo.photo.data.startswith(b"\x89PNG")
     assert photo.photo.width > 500
