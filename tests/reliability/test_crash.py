@@ -59,16 +59,21 @@ class BotProcess:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )
-        for _ in range(3000):
-            if any(c.method == "getUpdates" for c in self.fake.calls[mark:]):
-                break
-            if self.process.returncode is not None:
-                raise AssertionError(f"the bot exited with {self.process.returncode}")
-            await asyncio.sleep(0.01)
-        else:
-            raise AssertionError("the bot never polled")
+        await self.polling(mark)
         # A re-delivered update gets the current question again: let that settle first.
         await self.settled()
+
+    async def polling(self, mark: int, timeout: float = 90) -> None:
+        """Wait (bounded: a loaded machine starts a process slowly) for a getUpdates call
+        after call number ``mark``."""
+        assert self.process is not None
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not any(c.method == "getUpdates" for c in self.fake.calls[mark:]):
+            if self.process.returncode is not None:
+                raise AssertionError(f"the bot exited with {self.process.returncode}")
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"the bot never polled in {timeout} s")
+            await asyncio.sleep(0.01)  # polling the fake's calls, with a deadline
 
     async def settled(self, timeout: float = 15) -> None:
         """Wait (bounded) until the bot has confirmed and handled every update so far."""

@@ -265,13 +265,7 @@ class Restartable(BotProcess):
             stdout=asyncio.subprocess.DEVNULL,
             stderr=self.log,
         )
-        for _ in range(3000):  # the condition checked every 10 ms, for at most 30 s
-            if any(c.method == "getUpdates" for c in self.fake.calls[mark:]):
-                return
-            if self.process.returncode is not None:
-                raise AssertionError(f"the bot exited with {self.process.returncode}")
-            await asyncio.sleep(0.01)
-        raise AssertionError("the bot never polled")
+        await self.polling(mark)
 
 
 async def died(bot: BotProcess, timeout: float = 30) -> None:
