@@ -4,7 +4,8 @@ A channel stores each batch it receives in one transaction (``receive``) before 
 platform the batch arrived (Telegram: the next getUpdates offset). Updates are handed to the
 handlers after that, and marked ``done`` once their turn committed and their replies went
 out. What a crash interrupted is still ``pending`` at the next start. The update's own text is
-encrypted (it holds what the person wrote) and emptied when the update is done.
+encrypted (it holds what the person wrote) and emptied when the update is done; until then
+``rotate-key`` re-encrypts it with every other encrypted column (``keys.ENCRYPTED``).
 """
 
 from __future__ import annotations

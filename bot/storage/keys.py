@@ -24,7 +24,10 @@ from bot.storage.errors import DecryptionError
 LOOKUP = "lookup_secret"
 ROTATION = "rotation"
 
-#: Every encrypted column, by table, in the order a rotation walks them.
+#: Every encrypted column (every ``*_enc`` column of ``models.py``), by table, in the order a
+#: rotation walks them (rows in the order of their primary key). ``meta.lookup_secret`` is
+#: re-encrypted last, by ``_finish``. A new table goes at the end: a saved ``Progress``
+#: counts tables by their place here.
 ENCRYPTED: tuple[tuple[str, Table, tuple[str, ...]], ...] = (
     ("conversations", m.conversations, ("chat_enc", "record_enc")),
     ("answers", m.answers, ("value_enc", "raw_enc")),
@@ -35,6 +38,7 @@ ENCRYPTED: tuple[tuple[str, Table, tuple[str, ...]], ...] = (
     ),
     ("outbox", m.outbox, ("payload_enc",)),
     ("referral_notes", m.referral_notes, ("text_enc",)),
+    ("inbox", m.inbox, ("payload_enc",)),  # updates received and not yet handled
 )
 
 
@@ -81,7 +85,7 @@ class Progress:
 
     to: str = ""  # the key check of the key it rotates to
     table: int = 0
-    after: int = 0
+    after: int | None = None  # None: from the table's first row (whatever its key)
 
     @classmethod
     def load(cls, conn: Connection, to: str) -> Progress:
@@ -99,21 +103,29 @@ def rotate_batch(conn: Connection, crypto: Crypto, size: int) -> tuple[str, int]
         _finish(conn, crypto)
         return None
     name, table, columns = ENCRYPTED[at.table]
+    key = _key(table)
     cols = [table.c[c] for c in columns]
-    rows = conn.execute(
-        select(table.c.id, *cols).where(table.c.id > at.after).order_by(table.c.id).limit(size)
-    ).all()
+    query = select(key, *cols).order_by(key).limit(size)
+    if at.after is not None:
+        query = query.where(key > at.after)
+    rows = conn.execute(query).all()
     done = 0
     for row in rows:
         old = dict(zip(columns, row[1:], strict=True))
         new = {c: _rotated(crypto, v) for c, v in old.items()}
         if new != old:
-            same = and_(table.c.id == row[0], *(_equal(table.c[c], v) for c, v in old.items()))
+            same = and_(key == row[0], *(_equal(table.c[c], v) for c, v in old.items()))
             done += conn.execute(update(table).where(same).values(**new)).rowcount
     full = len(rows) == size
-    step = Progress(at.to, at.table, rows[-1][0]) if full else Progress(at.to, at.table + 1, 0)
+    step = Progress(at.to, at.table, rows[-1][0]) if full else Progress(at.to, at.table + 1)
     _put(conn, {ROTATION: json.dumps(step.__dict__)}, replace=True)
     return name, done
+
+
+def _key(table: Table) -> Any:
+    """The table's integer primary key (``id``, or the inbox's ``update_id``)."""
+    (key,) = table.primary_key.columns
+    return key
 
 
 def _rotated(crypto: Crypto, token: str | None) -> str | None:

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from bot.config import Settings
 from bot.storage.commands import keygen
@@ -24,6 +25,7 @@ from bot.storage.inbox import Inbox
 from bot.storage.store import Store
 from tests.conftest import ELIGIBLE_EN
 from tests.fakebotapi import FakeBotAPI
+from tests.running import settled
 
 ROOT = Path(__file__).resolve().parents[2]
 TEAM = -1009876543210
@@ -57,16 +59,35 @@ class BotProcess:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )
-        for _ in range(3000):
-            if any(c.method == "getUpdates" for c in self.fake.calls[mark:]):
-                break
+        await self.polling(mark)
+        # A re-delivered update gets the current question again: let that settle first.
+        await self.settled()
+
+    async def polling(self, mark: int, timeout: float = 90) -> None:
+        """Wait (bounded: a loaded machine starts a process slowly) for a getUpdates call
+        after call number ``mark``."""
+        assert self.process is not None
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not any(c.method == "getUpdates" for c in self.fake.calls[mark:]):
             if self.process.returncode is not None:
                 raise AssertionError(f"the bot exited with {self.process.returncode}")
-            await asyncio.sleep(0.01)
-        else:
-            raise AssertionError("the bot never polled")
-        # A re-delivered update gets the current question again: let that settle first.
-        await self.fake.wait_idle(quiet=0.3, timeout=15)
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"the bot never polled in {timeout} s")
+            await asyncio.sleep(0.01)  # polling the fake's calls, with a deadline
+
+    async def settled(self, timeout: float = 15) -> None:
+        """Wait (bounded) until the bot has confirmed and handled every update so far."""
+        keys = self.env.get("DATA_ENCRYPTION_KEYS") or self.env["DATA_ENCRYPTION_KEY"]
+        settings = Settings(
+            database_url=self.env["DATABASE_URL"],
+            data_encryption_keys=SecretStr(keys),
+            _env_file=None,  # type: ignore[call-arg]
+        )
+        store = await Store.open(settings)
+        try:
+            await settled(self.fake, store, timeout)
+        finally:
+            await store.close()
 
     async def kill(self) -> None:
         assert self.process is not None

@@ -23,6 +23,7 @@ import pytest
 
 from bot.config import Settings
 from bot.storage import Store, commands, db
+from bot.storage import models as m
 
 PG_ENV = "TEST_POSTGRES_URL"
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
@@ -104,20 +105,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-_TABLES = (
-    "referral_status_history",
-    "referrals",
-    "outbox",
-    "alert_optins",
-    "contacts",
-    "consents",
-    "outcomes",
-    "answers",
-    "conversations",
-    "audit_log",
-    "processed_updates",
-    "meta",
-)
+#: Every table, children first: each test starts from empty ones.
+_TABLES = tuple(t.name for t in reversed(m.Base.metadata.sorted_tables))
 
 
 @pytest.fixture(params=BACKENDS)

@@ -21,6 +21,7 @@ from bot.storage import Store, WrongKeyError, commands, db
 from bot.storage import models as m
 from bot.storage.crypto import Crypto
 from bot.storage.errors import MissingKeyError
+from bot.storage.inbox import Inbox
 from bot.storage.keys import ENCRYPTED
 from bot.storage.migrations import alembic_config, current_revision
 from tests.storage.conftest import Clock
@@ -59,12 +60,29 @@ class Crash(Exception):
     pass
 
 
+def test_rotation_covers_every_encrypted_column() -> None:
+    """Every ``*_enc`` column of every table is in ``keys.ENCRYPTED`` (and nothing else is)."""
+    in_models = {
+        (table.name, column.name)
+        for table in m.Base.metadata.tables.values()
+        for column in table.columns
+        if column.name.endswith("_enc")
+    }
+    rotated = [(table.name, c) for _name, table, columns in ENCRYPTED for c in columns]
+    assert sorted(rotated) == sorted(in_models)
+    assert len(set(rotated)) == len(rotated)
+    assert [name for name, table, _ in ENCRYPTED] == [table.name for _, table, _ in ENCRYPTED]
+
+
 async def test_rotate_key_is_resumable_and_the_old_key_can_then_go(
     settings: Settings, key: str, clock: Clock
 ) -> None:
     store = await Store.open(settings, clock=clock)
     code = await screen_with_contact(store)
     await screen_with_contact(store, user_id=555, base=10)
+    pending = {"update_id": 900, "message": {"message_id": 1, "text": "45"}}
+    await Inbox(store).receive([(900, pending), (901, pending | {"update_id": 901})])
+    await Inbox(store).done(901)  # a handled update keeps no text: nothing to rotate
     await store.close()
     new = commands.keygen()
     both = with_keys(settings, new, key)
@@ -86,10 +104,12 @@ async def test_rotate_key_is_resumable_and_the_old_key_can_then_go(
 
     counts = await commands.rotate_key(both, batch=2)
     assert counts["contacts"] == 2 and counts["answers"] == 2  # the rest, not the first batch
+    assert counts["inbox"] == 1  # the update received and not yet handled
     store = await Store.open(with_keys(settings, new), clock=clock)  # the old key is gone
     try:
         assert all(newest.is_current(t) for t in await tokens(store))
         await check_person(store, code)
+        assert [r.data for r in await Inbox(store).pending()] == [pending]
     finally:
         await store.close()
     with pytest.raises(WrongKeyError):

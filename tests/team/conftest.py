@@ -20,7 +20,7 @@ from bot.storage.commands import upgrade
 from bot.team.outbox import WorkerOptions
 from tests.fakebotapi import FakeBotAPI
 from tests.fakebotapi.models import SentMessage
-from tests.running import TEAM_CHAT, RunningBot, bot_settings
+from tests.running import TEAM_CHAT, RunningBot, bot_settings, running_bot
 
 COORDINATOR = 501  # a member of the team chat
 SECOND = 502  # another member
@@ -160,7 +160,14 @@ async def press(fake: FakeBotAPI, user: int, message: SentMessage, action: str) 
         b["callback_data"] for b in message.buttons if b["callback_data"].endswith(f"|{action}")
     )
     tap(fake, user, message, data)
-    await fake.wait_idle(quiet=0.15, timeout=10)
+    await handled(fake)
+
+
+async def handled(fake: FakeBotAPI, timeout: float = 10.0) -> None:
+    """Wait (bounded) until the bot serving against ``fake`` has handled every update."""
+    running = running_bot(fake)
+    assert running is not None, "no bot is serving"
+    await running.settled(timeout)
 
 
 def tap(fake: FakeBotAPI, user: int, message: SentMessage, data: str) -> dict[str, Any]:
@@ -175,5 +182,6 @@ def tap(fake: FakeBotAPI, user: int, message: SentMessage, data: str) -> dict[st
 
 
 async def team_command(fake: FakeBotAPI, user: int, command: str) -> None:
+    """A member sends a command in the team chat; wait until the bot has handled it."""
     fake.user_command(user, command, chat_type="supergroup", chat_id=TEAM_CHAT)
-    await fake.wait_idle(quiet=0.2, timeout=20)
+    await handled(fake, 20)

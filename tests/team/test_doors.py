@@ -8,7 +8,7 @@ from telegram.request import HTTPXRequest
 
 from bot.storage import Store
 from tests.fakebotapi import FakeBotAPI
-from tests.running import TEAM_CHAT, RunningBot
+from tests.running import TEAM_CHAT, RunningBot, settled
 from tests.team.conftest import COORDINATOR, card_for, press, tap
 from tests.team.helpers import make_referral
 from tests.telegram.conftest import Person
@@ -34,7 +34,7 @@ async def test_a_removed_coordinator_cannot_press_a_card(
     card = await card_for(fake, ref)
     fake.set_member(TEAM_CHAT, COORDINATOR, "kicked")
     tap(fake, COORDINATOR, card, f"r|{ref}|contacted")
-    await fake.wait_idle(quiet=0.15)
+    await settled(fake, store)
     details = await store.referral(ref)
     assert details is not None and details.status == "new"
     fake.set_member(TEAM_CHAT, COORDINATOR, "member")
@@ -53,13 +53,13 @@ async def test_a_patient_button_tapped_in_the_team_chat_runs_no_turn(
     before = await store.answer_history("tg:7903")
     [data] = [d for _m, _label, d in person.buttons() if d.endswith("|agree")]
     tap(fake, 7903, card, data)  # the same button data, tapped in the group
-    await fake.wait_idle(quiet=0.15)
+    await settled(fake, store)
     assert await store.answer_history("tg:7903") == before
     assert [b[2] for b in person.buttons()].count(data) == 1  # still there, unanswered
     assert not [m for m in fake.messages(TEAM_CHAT) if m.message_id > card.message_id]
     async with store.turn("tg:7904") as turn:
         assert turn.is_new  # a stranger tapping there starts no conversation either
     tap(fake, 7904, card, data)
-    await fake.wait_idle(quiet=0.15)
+    await settled(fake, store)
     async with store.turn("tg:7904") as turn:
         assert turn.is_new

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+from typing import Any
 
 import pytest
 
 from bot.config import Settings
 from bot.storage import Store
+from bot.team import reminders as reminder_module
 from tests.fakebotapi import FakeBotAPI
-from tests.running import RunningBot
+from tests.running import RunningBot, settled
 from tests.team.conftest import (
     COORDINATOR,
     SECOND,
@@ -68,10 +71,9 @@ async def test_the_card_shows_everything_and_a_hostile_name_arrives_intact(
         details = await store.referral(ref)
         return details.card_message_id if details else None
 
-    for _ in range(100):
-        if await card_id() is not None:
-            break
-        await fake.wait_idle(quiet=0.02)
+    deadline = asyncio.get_running_loop().time() + 10
+    while await card_id() is None and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.02)  # polling the database, with a deadline
     assert await card_id() == card.message_id
 
 
@@ -79,7 +81,7 @@ async def test_each_status_button_moves_the_referral_and_edits_the_card(
     team_bot: RunningBot, fake: FakeBotAPI, store: Store
 ) -> None:
     fake.user_sends(7101, "你好", language_code="zh-hans")  # the patient's chat exists
-    await fake.wait_idle(quiet=0.1)
+    await settled(fake, store)
     ref = await make_referral(store, 7101)
     card = await card_for(fake, ref)
 
@@ -148,13 +150,21 @@ async def test_not_reachable_is_offered_after_three_call_attempts(
     early = await make_referral(store, 7202)
     early_card = await card_for(fake, early)
     tap(fake, COORDINATOR, early_card, f"r|{early}|not_reachable")
-    await fake.wait_idle(quiet=0.15)
+    await settled(fake, store)
     details = await store.referral(early)
     assert details is not None and details.status == "new"
 
     await press(fake, COORDINATOR, card, "not_reachable")
     details = await store.referral(ref)
     assert details is not None and details.status == "not_reachable"
+
+
+async def until_sent(store: Store, timeout: float = 10.0) -> None:
+    """Wait (bounded) until the outbox has nothing pending."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (await store.outbox_counts()).get("pending", 0):
+        assert asyncio.get_running_loop().time() < deadline, "the outbox never emptied"
+        await asyncio.sleep(0.02)  # polling the database, with a deadline
 
 
 @pytest.fixture
@@ -169,7 +179,7 @@ async def test_a_member_outside_the_allowlist_is_refused(
     ref = await make_referral(store, 7301)
     card = await card_for(fake, ref)
     tap(fake, SECOND, card, f"r|{ref}|contacted")
-    await fake.wait_idle(quiet=0.15)
+    await settled(fake, store)
     details = await store.referral(ref)
     assert details is not None and details.status == "new"
     answers = list(fake.callback_answers.values())
@@ -191,7 +201,7 @@ async def test_non_members_and_other_chats_are_refused(
     ref = await make_referral(store, 7401)
     card = await card_for(fake, ref)
     tap(fake, STRANGER, card, f"r|{ref}|contacted")  # not (or no longer) a member
-    await fake.wait_idle(quiet=0.15)
+    await settled(fake, store)
     details = await store.referral(ref)
     assert details is not None and details.status == "new"
     refused = [a for a in await store.recent_audit(20) if a.action == "referral_refused"]
@@ -222,7 +232,7 @@ async def test_referrals_lists_the_open_ones_and_shows_a_card_again(
     assert show in [b["callback_data"] for b in listing.buttons]
     before = len(team_messages(fake))
     tap(fake, COORDINATOR, listing, show)
-    await fake.wait_idle(quiet=0.15)
+    await settled(fake, store)
     assert len(team_messages(fake)) == before + 1
     again = team_messages(fake)[-1]
     details = await store.referral(first)
@@ -258,15 +268,31 @@ async def test_stats_sends_the_funnel_as_a_png(
 
 
 async def test_one_reminder_for_a_referral_nobody_acknowledged(
-    team_bot: RunningBot, fake: FakeBotAPI, past_store: Store, store: Store
+    team_bot: RunningBot,
+    fake: FakeBotAPI,
+    past_store: Store,
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    checks = 0
+    check = reminder_module.remind
+
+    async def counted(*args: Any, **kwargs: Any) -> list[str]:
+        nonlocal checks
+        found = await check(*args, **kwargs)
+        checks += 1
+        return found
+
+    monkeypatch.setattr(reminder_module, "remind", counted)  # looked up by ``remind_every``
     old = await make_referral(past_store, 7801)  # created 25 hours ago
     fresh = await make_referral(store, 7802)
     card = await card_for(fake, old)
     reminder = await until(
         lambda: [m for m in team_messages(fake) if "⏰" in m.text], 10, "a reminder"
     )
-    await fake.wait_idle(quiet=0.5)  # several more reminder checks have run
+    seen = checks
+    await until(lambda: checks >= seen + 3, 10, "three more reminder checks")
+    await until_sent(store)  # what those checks queued has gone out
     reminders = [m for m in team_messages(fake) if "⏰" in m.text]
     assert len(reminders) == 1 and reminder[0].message_id == reminders[0].message_id
     assert old in reminders[0].text and fresh not in reminders[0].text

@@ -12,7 +12,7 @@ from bot.config import Settings
 from bot.storage.commands import upgrade
 from tests.fakebotapi import FakeBotAPI
 from tests.fakebotapi.models import SentMessage
-from tests.running import TEAM_CHAT, RunningBot, bot_settings
+from tests.running import TEAM_CHAT, RunningBot, bot_settings, running_bot
 
 __all__ = ["TEAM_CHAT", "Person", "RunningBot"]
 QUIET = 0.08
@@ -66,7 +66,10 @@ class Person:
         self.fake.mark()
         action()
         await self.fake.wait_for(lambda m: m.chat_id == self.user_id, timeout=10)
-        await self.fake.wait_idle(quiet=QUIET, timeout=10)
+        running = running_bot(self.fake)
+        if running is not None:  # every reply sent, whatever the machine's speed
+            await running.settled()
+        await self.fake.wait_idle(quiet=QUIET, timeout=10)  # and the edits that follow
         return [m for m in self.fake.messages(self.user_id) if before.get(m.message_id) != m.text]
 
     async def say(self, text: str) -> list[SentMessage]:

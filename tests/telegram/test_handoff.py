@@ -36,7 +36,7 @@ async def test_handoff_with_shared_contact_keeps_nothing_in_plain_text(
     fake.mark()
     fake.user_shares_contact(person.user_id, PHONE, first_name=NAME)
     await fake.wait_for(lambda m: m.chat_id == person.user_id and NAME in m.text, timeout=10)
-    await fake.wait_idle(quiet=0.1)
+    await bot.settled()
     await person.tap("yes")  # use my Telegram name
     await person.tap("skip")
     await person.tap("morning")

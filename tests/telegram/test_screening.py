@@ -109,9 +109,9 @@ async def test_a_group_chat_gets_one_private_notice(bot: RunningBot, fake: FakeB
     group = -100555
     fake.mark()
     fake.user_sends(2001, "hello bot", chat_type="group", chat_id=group)
-    await fake.wait_idle(quiet=0.1)
+    await bot.settled()
     fake.user_sends(2002, "/start", chat_type="group", chat_id=group)
-    await fake.wait_idle(quiet=0.1)
+    await bot.settled()
     sent = fake.messages(group)
     assert len(sent) == 1
     assert "private" in sent[0].text and "?start=" in sent[0].text
@@ -119,7 +119,7 @@ async def test_a_group_chat_gets_one_private_notice(bot: RunningBot, fake: FakeB
 
 async def test_the_team_chat_gets_no_notice(bot: RunningBot, fake: FakeBotAPI) -> None:
     fake.user_sends(2003, "hello", chat_type="supergroup", chat_id=TEAM_CHAT)
-    await fake.wait_idle(quiet=0.1)
+    await bot.settled()
     assert fake.messages(TEAM_CHAT) == []
 
 
@@ -132,7 +132,7 @@ async def test_a_sticker_gets_a_polite_reply_and_the_question(
     await person.tap("yes")
     before = {m.message_id for m in fake.messages(person.user_id)}
     fake.user_sends_sticker(person.user_id)
-    await fake.wait_idle(quiet=0.1)
+    await bot.settled()
     new = [m for m in fake.messages(person.user_id) if m.message_id not in before]
     assert "only read typed text" in new[0].text
     assert "How old are you" in new[-1].text
@@ -211,7 +211,7 @@ async def test_a_flood_of_messages_gets_one_polite_note(
     fake.mark()
     for _ in range(40):
         fake.user_sends(person.user_id, "hello", language_code="en")
-    await fake.wait_idle(quiet=0.2, timeout=20)
+    await bot.settled(20)
     notes = [m for m in fake.messages(person.user_id) if "very fast" in m.text]
     assert len(notes) == 1
     # After the note the current question is shown again (nothing to scroll up for).
