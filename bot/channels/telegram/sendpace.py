@@ -69,7 +69,7 @@ class SendLimits:
     chat_interval: float = 1.0  # then one per this many seconds
     group_per_minute: int = 20
     max_retries: int = 5  # a 429 is retried this many times, then reaches the caller
-    allowance: float = 0.05  # seconds a send may hold its place while its answer is awaited
+    allowance: float = 1.0  # seconds a send may hold its place while its answer is awaited
     time_scale: float = 1.0  # > 1 in time-compressed benchmarks (every time divided by it)
 
     @classmethod
