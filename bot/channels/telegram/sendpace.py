@@ -12,8 +12,9 @@ sends in any ``window``), first come, first served, and a lane per chat (a bucke
 ``chat_burst`` sends refilled once per ``chat_interval`` for a private chat; a sliding
 window of ``group_per_minute`` for a group). A send waiting for its own chat never holds up
 another chat's. A send keeps its place in the windows from the moment it goes until its
-answer, at most ``allowance`` later (Telegram counts it somewhere in between). A 429 pauses
-every send for its ``retry_after``. :class:`SendLimiter` is PTB's ``BaseRateLimiter`` on a
+answer (Telegram counts it somewhere in between; under load an answer can come seconds
+later, and counting from the request alone then gave 429s), at most ``allowance``. A 429
+pauses every send for its ``retry_after``. :class:`SendLimiter` is PTB's ``BaseRateLimiter`` on a
 pacer: it retries a 429 a bounded number of times. Two limiters may share one pacer (the
 patient bot's and the team side's, which send with the same token).
 """
@@ -69,7 +70,9 @@ class SendLimits:
     chat_interval: float = 1.0  # then one per this many seconds
     group_per_minute: int = 20
     max_retries: int = 5  # a 429 is retried this many times, then reaches the caller
-    allowance: float = 1.0  # seconds a send may hold its place while its answer is awaited
+    # seconds a send may hold its place while its answer is awaited (real seconds, not
+    # scaled: longer than PTB's time-outs, so in practice until the answer or the error)
+    allowance: float = 30.0
     time_scale: float = 1.0  # > 1 in time-compressed benchmarks (every time divided by it)
 
     @classmethod
@@ -197,7 +200,7 @@ class SendPacer:
         scale = limits.time_scale
         self.interval = limits.chat_interval / scale
         self.group_window = 60.0 / scale
-        self.allowance = limits.allowance / scale
+        self.allowance = limits.allowance
         self.paused_until = -math.inf
         self._tickets = itertools.count()
         self._seq = itertools.count()
