@@ -1,9 +1,9 @@
 """The bot of a campaign run, in a process of its own: ``python -m benchmarks.campaign_bot SPEED``.
 
 It is ``python -m bot run`` (``serve``: long polling, the durable receipt, the team side) with
-its settings from the environment, and the team side's timings run ``SPEED`` times faster, as
-the fake Bot API's limits do (the settings TELEGRAM_MAX_RATE and FLOOD_RATE are scaled by the
-caller). It stops on SIGTERM.
+its settings from the environment, and the team side's timings and the send pacer's windows
+run ``SPEED`` times faster, as the fake Bot API's limits do (the settings TELEGRAM_MAX_RATE and
+FLOOD_RATE are scaled by the caller). It stops on SIGTERM.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import replace
 
 from benchmarks.harness import quiet_logging
 from bot.channels.telegram.app import serve
+from bot.channels.telegram.sendpace import SendLimits
 from bot.channels.telegram.team import TeamOptions
 from bot.config import Settings
 
@@ -51,7 +52,7 @@ async def main(speed: float) -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
-    await serve(settings, stop, team_options(speed))
+    await serve(settings, stop, team_options(speed), SendLimits.from_settings(settings, speed))
 
 
 if __name__ == "__main__":

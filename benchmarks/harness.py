@@ -35,6 +35,7 @@ from benchmarks.stub import TOKEN, StubRequest
 from benchmarks.traffic import Item
 from bot.channels.telegram.app import build_application, settle_heap
 from bot.channels.telegram.handlers import TelegramChannel
+from bot.channels.telegram.sendpace import SendLimiter, SendLimits, SendPacer
 from bot.config import Settings
 from bot.conversations import Conversations
 from bot.engine.engine import Engine, load_engine
@@ -256,13 +257,14 @@ class FullPath:
 
 
 def lift_overall_throttle(app: Application) -> None:  # type: ignore[type-arg]
-    """Keep ``AIORateLimiter`` in the path but without its overall 30-requests-a-second
-    throttle, which is Telegram's allowance, not the bot's cost: with it, every figure here
-    would read 30 messages a second."""
+    """Keep the send pacer in the path but without Telegram's limits (30 messages a second,
+    one a second per chat), which are Telegram's allowance, not the bot's cost: with them,
+    every figure here would read 30 messages a second."""
     limiter = app.bot.rate_limiter
-    if not hasattr(limiter, "_base_limiter"):
-        raise RuntimeError("AIORateLimiter changed: cannot lift its overall throttle")
-    limiter._base_limiter = None
+    if not isinstance(limiter, SendLimiter):
+        raise RuntimeError("the send pacer changed: cannot lift Telegram's limits")
+    unlimited = SendLimits(per_second=1e9, chat_interval=0.0, group_per_minute=10**9)
+    limiter.pacer = SendPacer(unlimited)
 
 
 class CommitCheck:

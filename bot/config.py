@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
     telegram_max_rate: float = Field(default=30.0, gt=0)  # messages per second, all chats
+    telegram_chat_burst: int = Field(default=3, ge=1)  # sends one chat may take at once
 
     # WeChat Official Account (the channel starts when WECHAT_APP_ID is set)
     wechat_app_id: str | None = None

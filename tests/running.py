@@ -28,6 +28,9 @@ def bot_settings(fake: FakeBotAPI, tmp_path: Path, **extra: Any) -> Settings:
         "database_url": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
         "data_encryption_key": keygen(),
         "study_team_chat_id": TEAM_CHAT,
+        # scripted patients answer far faster than people, and the fake enforces no chat
+        # limit unless told (tests/telegram/test_sendpace_http.py turns both on)
+        "telegram_chat_burst": 1000,
         **extra,
     }
     return Settings(**values, _env_file=None)  # type: ignore[call-arg]

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 from telegram import Bot, Update
 from telegram.error import InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
+    ExtBot,
     MessageHandler,
     filters,
 )
@@ -26,12 +26,16 @@ from telegram.request import BaseRequest, HTTPXRequest
 from bot.channels.telegram.handlers import COMMANDS, TelegramChannel, command_menus
 from bot.channels.telegram.ordering import ChatQueues, PerChatUpdateProcessor
 from bot.channels.telegram.receipt import FAILED, Receiver
+from bot.channels.telegram.sendpace import SendLimiter, SendLimits, SendPacer
 from bot.channels.telegram.webhook import WebhookServer
 from bot.config import Settings
 from bot.engine.policy import N_, DataPolicy
 
 if TYPE_CHECKING:
-    from bot.channels.telegram.team import TeamOptions
+    from bot.channels.telegram.team import TeamOptions, TeamSide
+    from bot.conversations import Conversations
+    from bot.engine.engine import Engine
+    from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
 TOKEN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,100}$")
@@ -113,19 +117,21 @@ def file_url(settings: Settings) -> str:
     return settings.telegram_base_url.replace("/bot", "/file/bot")
 
 
-def build_team_bot(settings: Settings) -> Bot:
+def build_team_bot(settings: Settings, pacer: SendPacer | None = None) -> Bot:
     """Return the study team side's Bot (not yet initialised).
 
-    It has no ``AIORateLimiter``: a 429 must come back to the outbox, which keeps the retry
+    Its sends take their turn on ``pacer`` (the patient bot's: one token, one set of limits)
+    but a 429 is not retried there: it comes back to the outbox, which keeps the retry
     durable, instead of pausing every patient's replies.
     """
-    return Bot(
+    return ExtBot(
         check_token(settings),
         base_url=settings.telegram_base_url,
         base_file_url=file_url(settings),
         request=HTTPXRequest(
             connection_pool_size=8, connect_timeout=10, read_timeout=20, write_timeout=20
         ),
+        rate_limiter=None if pacer is None else SendLimiter(pacer, max_retries=0, pauses=False),
     )
 
 
@@ -134,17 +140,21 @@ def build_application(
     channel: TelegramChannel,
     *,
     request: BaseRequest | None = None,
+    pacer: SendPacer | None = None,
 ) -> Application:  # type: ignore[type-arg]
     """Return the configured Application (not yet initialised).
 
-    ``request`` replaces PTB's HTTP layer for every Bot API call (the benchmarks pass a stub).
+    Its sends are paced by ``pacer`` (by default one of ``TELEGRAM_MAX_RATE`` and
+    ``TELEGRAM_CHAT_BURST``); ``request`` replaces PTB's HTTP layer for every Bot API call
+    (the benchmarks pass a stub).
     """
+    pacer = pacer or SendPacer(SendLimits.from_settings(settings))
     builder = (
         ApplicationBuilder()
         .token(check_token(settings))
         .base_url(settings.telegram_base_url)
         .base_file_url(file_url(settings))
-        .rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_max_rate, max_retries=5))
+        .rate_limiter(SendLimiter(pacer))
         .concurrent_updates(PerChatUpdateProcessor(64))
     )
     if request is None:
@@ -175,7 +185,10 @@ async def _menus_in_background(app: Application) -> None:  # type: ignore[type-a
 
 
 async def serve(
-    settings: Settings, stop: asyncio.Event, team_options: TeamOptions | None = None
+    settings: Settings,
+    stop: asyncio.Event,
+    team_options: TeamOptions | None = None,
+    limits: SendLimits | None = None,
 ) -> None:
     """Run the bot until ``stop`` is set: open storage, start polling or the webhook.
 
@@ -183,53 +196,32 @@ async def serve(
     side (``team.py``, on a Bot of its own) and the receipt loop. The team's handlers come
     before the patient adapter's; the outbox worker and the reminders start once the
     application has started and are cancelled (claimed outbox items given back) before
-    storage closes. ``team_options`` shortens its timings in tests.
+    storage closes. Both bots' sends share one pacer of ``limits`` (by default the
+    settings'). ``team_options`` shortens the team side's timings in tests.
     """
     from bot.channels.telegram.team import TeamSide
-    from bot.conversations import Conversations
-    from bot.engine.engine import load_engine
     from bot.ratelimit import FloodGuard
     from bot.storage.inbox import Inbox
     from bot.storage.retention import Retention, purge_daily
     from bot.storage.store import Store
 
-    engine = load_engine(
-        settings.flow,
-        policy=telegram_policy(settings),
-        contact_promise_days=settings.contact_promise_days,
-        call_languages=settings.call_languages,
-    )
+    engine = _load_engine(settings)
     store = await Store.open(settings)
     purging = asyncio.create_task(purge_daily(store, Retention.from_settings(settings)))
     team: TeamSide | None = None
     try:
-        conversations = Conversations(
-            engine,
-            store,
-            email_handoff=bool(settings.handoff_email),
-            wecom_handoff=settings.wecom_robot_key is not None,
-        )
         flood = FloodGuard(
             rate=settings.flood_rate, burst=settings.flood_burst, flood_queue=settings.flood_queue
         )
+        conversations = _conversations(settings, engine, store)
         channel = TelegramChannel(conversations, settings.study_team_chat_id, flood)
-        app = build_application(settings, channel)
-        team = TeamSide(settings, store, build_team_bot(settings), team_options)
+        pacer = SendPacer(limits or SendLimits.from_settings(settings))
+        app = build_application(settings, channel, pacer=pacer)
+        team = TeamSide(settings, store, build_team_bot(settings, pacer), team_options)
         team.register(app)
         receiver = Receiver(app, Inbox(store), ChatQueues(64, flood))
         channel.on_replied = receiver.replied
-        async with app:
-            await app.start()
-            # Updates are received at once; the menus (seven calls to the Bot API, a second
-            # or more from far away) used to come first and hold up the first reply.
-            menus = asyncio.create_task(_menus_in_background(app))
-            await team.start()
-            try:
-                await _receive(settings, app, receiver, stop)
-            finally:
-                menus.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await menus
+        await _run(settings, app, team, receiver, stop)
     finally:
         if team is not None:
             await team.stop()
@@ -237,6 +229,52 @@ async def serve(
         with contextlib.suppress(asyncio.CancelledError):
             await purging
         await store.close()
+
+
+def _load_engine(settings: Settings) -> Engine:
+    """Return the screening engine of ``FLOW`` under the Telegram data policy."""
+    from bot.engine.engine import load_engine
+
+    return load_engine(
+        settings.flow,
+        policy=telegram_policy(settings),
+        contact_promise_days=settings.contact_promise_days,
+        call_languages=settings.call_languages,
+    )
+
+
+def _conversations(settings: Settings, engine: Engine, store: Store) -> Conversations:
+    """Return the conversations of ``engine`` on ``store``, with the handoffs set up."""
+    from bot.conversations import Conversations
+
+    return Conversations(
+        engine,
+        store,
+        email_handoff=bool(settings.handoff_email),
+        wecom_handoff=settings.wecom_robot_key is not None,
+    )
+
+
+async def _run(
+    settings: Settings,
+    app: Application,  # type: ignore[type-arg]
+    team: TeamSide,
+    receiver: Receiver,
+    stop: asyncio.Event,
+) -> None:
+    """Start the application and the team side, then receive updates until ``stop``."""
+    async with app:
+        await app.start()
+        # Updates are received at once; the menus (seven calls to the Bot API, a second
+        # or more from far away) used to come first and hold up the first reply.
+        menus = asyncio.create_task(_menus_in_background(app))
+        await team.start()
+        try:
+            await _receive(settings, app, receiver, stop)
+        finally:
+            menus.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await menus
 
 
 async def _receive(
