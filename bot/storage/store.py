@@ -99,6 +99,7 @@ class Store:
         self.recent_audit = audit.recent_audit
         self.find_chat = people.find_chat
         self.answer_history = people.answer_history
+        self.subscribe_queued = database.subscribe_queued
 
     @classmethod
     async def open(
@@ -135,6 +136,7 @@ class Store:
         """Close the database connections (a second call does nothing)."""
         if not self._closed:
             self._closed = True
+            await self.database.settle()
             await self.database.backend.close()
 
     @property
@@ -204,7 +206,9 @@ class Store:
         unset means ``retention_days``, ``referral_days`` unset keeps referrals) and leave an
         audit line; returns row counts per table."""
         keep = retention.Retention(retention_days, finished_days, referral_days)
-        return await retention.purge(self.database, now, keep)
+        counts = await retention.purge(self.database, now, keep)
+        self.database.queued(notify_others=True)  # the redactions of expired cards
+        return counts
 
 
 def _check_database(database: Database, conn: Connection) -> None:
@@ -275,5 +279,7 @@ class TurnScope:
                 await session.abandon()
         finally:
             lock.release()
+        if exc_type is None and (turn.writes.outbox or turn.writes.erase):
+            self.database.queued(notify_others=True)  # a referral's card, or redactions
         if turn.duplicate:
             log.info("update already processed; skipped (conversation %s)", _short(turn.user_hash))

@@ -32,7 +32,6 @@ class ItemSenders:
         *,
         clock: Callable[[], datetime],
         digest_codes: int,
-        wake: Callable[[], None],
     ) -> None:
         self.store = store
         self.sender = sender  # None: no Telegram in this process (no cards there, no notices)
@@ -40,7 +39,6 @@ class ItemSenders:
         self.mailer = mailer
         self._clock = clock
         self.digest_codes = digest_codes
-        self.wake = wake
 
     @property
     def telegram(self) -> Sender:
@@ -79,7 +77,6 @@ class ItemSenders:
                 f"redact:{message_id}",
                 {"ref": ref, "message_id": message_id, "reason": "erased"},
             )
-            self.wake()
 
     async def digest(self, refs: Sequence[str]) -> None:
         """One digest card for the burst's referrals that still have no card."""

@@ -144,7 +144,7 @@ class OutboxWorker:
         self.worker_id = worker_id or worker_name()
         self._clock = clock
         self._rng = rng or random.Random()
-        self._wake = asyncio.Event()
+        self._wakes: set[asyncio.Event] = set()  # one per running lane
         self._stopping = False
         self.sent: dict[str, int] = {}
         self.failures = 0
@@ -156,17 +156,17 @@ class OutboxWorker:
             mailer,
             clock=clock,
             digest_codes=self.options.digest_codes,
-            wake=self.wake,
         )
 
     def wake(self) -> None:
         """Look for due items now (something was just queued)."""
-        self._wake.set()
+        for event in self._wakes:
+            event.set()
 
     def stop(self) -> None:
         """Finish the item being sent, give the other claimed items back, and end ``run``."""
         self._stopping = True
-        self._wake.set()
+        self.wake()
 
     async def run(self) -> None:
         """Run every lane this process can deliver until :meth:`stop` or a cancel."""
@@ -183,40 +183,48 @@ class OutboxWorker:
         lanes.extend(self._paced_lane(route) for route in self.routes)
         if self.mailer is not None:
             lanes.append(self._lane((REFERRAL_EMAIL,), items.email))
-        # return_exceptions: a cancel waits for every lane to give its items back
-        results = await asyncio.gather(*lanes, return_exceptions=True)
+        # woken when items are queued (this process; other processes on PostgreSQL)
+        subscription = self.store.subscribe_queued(self.wake)
+        try:
+            # return_exceptions: a cancel waits for every lane to give its items back
+            results = await asyncio.gather(*lanes, return_exceptions=True)
+        finally:
+            await _unstoppable(subscription.close())
         for result in results:
             if isinstance(result, BaseException):
                 raise result
 
     # -- lanes -------------------------------------------------------------------------
 
-    async def _idle(self, seconds: float | None = None) -> None:
-        if self._stopping:
-            return
-        self._wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds or self.options.poll_interval)
-
-    async def _forever(self, name: str, turn: Callable[[], Awaitable[None]]) -> None:
-        """Run one lane's turns until cancelled; a failed turn (the database was away) is
+    async def _forever(self, name: str, turn: Callable[[], Awaitable[float | None]]) -> None:
+        """Run one lane's turns until stopped. A turn returns how long to idle (None: go on
+        at once); a wake cuts the idling short. A failed turn (the database was away) is
         logged and tried again after the poll interval."""
-        while not self._stopping:
-            try:
-                await turn()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("outbox: %s lane failed; trying again", name)
-                await self._idle()
+        wake = asyncio.Event()  # the lane's own: cleared before each claim, so none is missed
+        self._wakes.add(wake)
+        try:
+            while not self._stopping:
+                wake.clear()
+                try:
+                    idle = await turn()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("outbox: %s lane failed; trying again", name)
+                    idle = self.options.poll_interval
+                if idle is not None and not self._stopping:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wake.wait(), idle)
+        finally:
+            self._wakes.discard(wake)
 
     async def _lane(self, kinds: Sequence[str], handle: Handler) -> None:
-        async def turn() -> None:
+        async def turn() -> float | None:
             items = await self._claim(kinds, self.options.batch)
             if not items:
-                await self._idle()
-                return
+                return self.options.poll_interval
             await self._process(items, handle)
+            return None
 
         await self._forever(kinds[0], turn)
 
@@ -230,11 +238,10 @@ class OutboxWorker:
         threshold = self.options.digest_threshold
         pacer = route.pacer
 
-        async def turn() -> None:
+        async def turn() -> float | None:
             wait = pacer.delay()
             if wait > 0:  # claim only what can go out soon, so leases are not wasted
-                await self._idle(min(wait, self.options.poll_interval))
-                return
+                return min(wait, self.options.poll_interval)
             others = await self._claim(route.others, 4)
             cards = await self._claim((route.card,), threshold + 1)
             if len(cards) > threshold:
@@ -251,11 +258,11 @@ class OutboxWorker:
                     raise
                 cards = []
                 if not others:
-                    return
+                    return None
             if not others and not cards:
-                await self._idle()
-                return
+                return self.options.poll_interval
             await self._process([*others, *cards], route.handle)
+            return None
 
         await self._forever(route.name, turn)
 

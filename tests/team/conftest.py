@@ -32,11 +32,13 @@ def fast_options(**worker: Any) -> TeamOptions:
     """Timings for tests; the group limit stays Telegram's (the fake enforces it)."""
     return TeamOptions(
         worker=WorkerOptions(
-            poll_interval=0.05,
-            backoff_base=0.05,
-            backoff_cap=0.5,
-            digest_gather=0.3,
-            **worker,
+            **{
+                "poll_interval": 0.05,
+                "backoff_base": 0.05,
+                "backoff_cap": 0.5,
+                "digest_gather": 0.3,
+                **worker,
+            }
         ),
         team_min_interval=0.05,
         reminder_every=0.1,
