@@ -270,6 +270,9 @@ async def test_a_restart_in_the_middle_of_a_burst_loses_and_repeats_nothing(
     await asyncio.sleep(0.2)  # the worker is sending, or gathering the burst
     await delivery.stop()
     refs += [await wecom_referral(store, 9700 + n) for n in range(5)]  # while it is down
+    # a restarted process paces afresh: it is down longer than the robot's minute (the
+    # fake's clock moves on by one window; within it, a 45009 would be retried)
+    robot_api.clock = lambda: time.monotonic() + WINDOW
     delivery.start()
     await until(lambda: sum(delivered(robot_api).values()) >= len(refs), 30, "every referral")
     await asyncio.sleep(WINDOW)
