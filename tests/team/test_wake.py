@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -168,36 +169,46 @@ async def listeners(url: str) -> list[int]:
     return [row["pid"] for row in rows]
 
 
-@pytest.mark.parametrize("backend", ["postgresql"])
-async def test_another_process_wakes_the_worker_through_notify(
+@dataclass
+class Remote:
+    """A worker on PostgreSQL with its LISTEN connection up, and another process's enqueue."""
+
+    probe: Probe
+    url: str
+    key: str
+    listener: int  # the server pid of the worker's LISTEN connection
+
+    async def enqueue_elsewhere(self, dedupe: str) -> None:
+        await asyncio.to_thread(enqueue_elsewhere, self.url, self.key, dedupe)
+
+
+@pytest.fixture
+async def remote(
     stores: tuple[Store, Store],
     db_url: str,  # noqa: F811
     key: str,  # noqa: F811
-) -> None:
-    worker_store, _ = stores
-    async with Probe(worker_store) as probe:
-        await until_async(lambda: listeners(db_url), "the LISTEN connection")
-        await asyncio.to_thread(enqueue_elsewhere, db_url, key, "p:remote")
-        await probe.delivers("p:remote")
+) -> AsyncIterator[Remote]:
+    async with Probe(stores[0]) as probe:
+        [pid] = await until_async(lambda: listeners(db_url), "the LISTEN connection")
+        yield Remote(probe, db_url, key, pid)
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
-async def test_a_dropped_listen_connection_is_opened_again(
-    stores: tuple[Store, Store],
-    db_url: str,  # noqa: F811
-    key: str,  # noqa: F811
-) -> None:
-    worker_store, _ = stores
-    async with Probe(worker_store) as probe:
-        [first] = await until_async(lambda: listeners(db_url), "the LISTEN connection")
-        await pg_fetch(db_url, "SELECT pg_terminate_backend($1)", first)
+async def test_another_process_wakes_the_worker_through_notify(remote: Remote) -> None:
+    await remote.enqueue_elsewhere("p:remote")
+    await remote.probe.delivers("p:remote")
 
-        async def replaced() -> list[int]:
-            return [pid for pid in await listeners(db_url) if pid != first]
 
-        await until_async(replaced, "a new LISTEN connection")
-        await asyncio.to_thread(enqueue_elsewhere, db_url, key, "p:after-drop")
-        await probe.delivers("p:after-drop")
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_a_dropped_listen_connection_is_opened_again(remote: Remote) -> None:
+    await pg_fetch(remote.url, "SELECT pg_terminate_backend($1)", remote.listener)
+
+    async def replaced() -> list[int]:
+        return [pid for pid in await listeners(remote.url) if pid != remote.listener]
+
+    await until_async(replaced, "a new LISTEN connection")
+    await remote.enqueue_elsewhere("p:after-drop")
+    await remote.probe.delivers("p:after-drop")
 
 
 async def until_async(probe: object, what: str, timeout: float = 10.0) -> list[int]:
