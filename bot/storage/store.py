@@ -20,7 +20,8 @@ The store is a thin facade: each call is served by the module that holds it, ove
 ``Database`` (``database.py``): the backend (``backends/``: SQLite or PostgreSQL, which also
 carries each turn), the keys and the clock. ``outbox.py``, ``referrals.py``, ``funnel.py``,
 ``audit.py``, ``people.py`` (look-ups by person), ``erasure.py`` and ``retention.py``; the
-values returned are in ``views.py``. The update id is marked processed in the same transaction
+values returned are in ``views.py``. A commit that queued outbox items wakes the workers
+(``subscribe_queued``, ``queued.py``). The update id is marked processed in the same transaction
 as the answer: an update is either fully applied and marked, or not at all (and is handled
 again when re-delivered). Personal values are encrypted (``crypto.py``) and people are found by
 keyed hash; logs carry only the first characters of that hash, and counts.
