@@ -8,8 +8,10 @@ is returned before the answers and the new record are committed.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
+from bot.config import Settings
 from bot.engine.engine import Engine
 from bot.engine.events import AlertsChoice, Event, Referral, Result
 from bot.engine.machine import DONE
@@ -19,6 +21,27 @@ from bot.storage.store import Store
 from bot.storage.turns import Turn
 
 log = logging.getLogger(__name__)
+
+#: The channel part of a person's key: Telegram and WeChat.
+TELEGRAM, WECHAT = "tg", "wx"
+
+
+def log_handled(what: str, ident: object, kind: str, started: float, result: Result) -> None:
+    """Log one handled event: its id, kind, time and counts (no personal data)."""
+    log.info(
+        "%s %s: %s handled in %.1f ms, %d replies%s",
+        what,
+        ident,
+        kind,
+        (time.perf_counter() - started) * 1000,
+        len(result.replies),
+        f", outcome {result.outcome.outcome}" if result.outcome else "",
+    )
+
+
+def person_key(channel: str, user_id: int | str) -> str:
+    """The channel-qualified user id the store hashes (``"tg:12345"``, ``"wx:<openid>"``)."""
+    return f"{channel}:{user_id}"
 
 
 @dataclass(frozen=True)
@@ -47,6 +70,16 @@ class Conversations:
         self.store = store
         self.email_handoff = email_handoff
         self.wecom_handoff = wecom_handoff  # a card for the WeCom robot too (bot/team/wecom.py)
+
+    @classmethod
+    def from_settings(cls, engine: Engine, store: Store, settings: Settings) -> Conversations:
+        """The service with the team destinations the settings name (e-mail, WeCom)."""
+        return cls(
+            engine,
+            store,
+            email_handoff=bool(settings.handoff_email),
+            wecom_handoff=settings.wecom_robot_key is not None,
+        )
 
     def _restore(self, turn: Turn, inbound: Inbound) -> Conversation:
         record = turn.record

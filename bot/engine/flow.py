@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
@@ -269,22 +269,39 @@ def _measure(data: Mapping[str, Any], where: str, source: str) -> MeasureSpec:
 _Staged = list[tuple[dict[str, Any], str, tuple[Option, ...]]]
 
 
+def _entries(
+    raw_items: list[Any],
+    noun: str,
+    keys: frozenset[str],
+    source: str,
+    check_id: Callable[[str, str, str], None] | None = None,
+) -> Iterator[tuple[str, dict[str, Any], str]]:
+    """Each entry of a list of ``noun``s as (id, mapping, where), checked: a mapping with
+    a string ``id`` (passing ``check_id``), only known keys, no id twice."""
+    seen: set[str] = set()
+    for index, raw in enumerate(raw_items):
+        where = f"{noun} #{index + 1}"
+        if not isinstance(raw, dict):
+            raise FlowError(source, where, "must be a mapping")
+        ident = _need(raw, "id", str, where, source)
+        where = f"{noun} {ident!r}"
+        if check_id is not None:
+            check_id(ident, where, source)
+        _check_keys(raw, keys, where, source)
+        if ident in seen:
+            raise FlowError(source, where, f"duplicate {noun} id")
+        seen.add(ident)
+        yield ident, raw, where
+
+
 def _stage_questions(
     raw_questions: list[Any], sets: Mapping[str, Any], source: str
 ) -> tuple[dict[str, FactInfo], _Staged]:
     """First pass: ids, kinds and options, so rules and conditions can be checked."""
     infos: dict[str, FactInfo] = {}
     staged: _Staged = []
-    for index, raw in enumerate(raw_questions):
-        where = f"question #{index + 1}"
-        if not isinstance(raw, dict):
-            raise FlowError(source, where, "must be a mapping")
-        qid = _need(raw, "id", str, where, source)
-        where = f"question {qid!r}"
-        check_question_id(qid, where, source)
-        _check_keys(raw, _QUESTION_KEYS, where, source)
-        if qid in infos:
-            raise FlowError(source, where, "duplicate question id")
+    entries = _entries(raw_questions, "question", _QUESTION_KEYS, source, check_question_id)
+    for index, (qid, raw, where) in enumerate(entries):
         kind = raw.get("kind")
         if kind == "choice":
             if _MEASURE_ONLY & set(raw):
@@ -347,17 +364,7 @@ def _criteria(
     source: str,
 ) -> list[Criterion]:
     criteria = []
-    seen: set[str] = set()
-    for index, raw in enumerate(raw_criteria):
-        where = f"criterion #{index + 1}"
-        if not isinstance(raw, dict):
-            raise FlowError(source, where, "must be a mapping")
-        cid = _need(raw, "id", str, where, source)
-        where = f"criterion {cid!r}"
-        _check_keys(raw, _CRITERION_KEYS, where, source)
-        if cid in seen:
-            raise FlowError(source, where, "duplicate criterion id")
-        seen.add(cid)
+    for cid, raw, where in _entries(raw_criteria, "criterion", _CRITERION_KEYS, source):
         try:
             rule, facts = compile_rule(raw.get("rule"), infos, derived)
         except RuleError as exc:

@@ -50,14 +50,21 @@ def _options(node: yaml.Node | None) -> Iterator[Extracted]:
             yield from _entry(_mapping(item).get("label"), "option", "an answer button")
 
 
+def _identified(node: yaml.Node | None) -> Iterator[tuple[dict[str, yaml.Node], str]]:
+    """Each mapping of a YAML list with its ``id`` ("?" when it has none)."""
+    for item in getattr(node, "value", []):
+        fields = _mapping(item)
+        yield fields, _scalar(fields.get("id")) or "?"
+
+
 def _safety(safety: dict[str, yaml.Node]) -> Iterator[Extracted]:
     for item in getattr(safety.get("emergency"), "value", []):
         yield from _entry(_mapping(item).get("place"), "place", "where an emergency number works")
-    for situation in getattr(safety.get("situations"), "value", []):
-        fields = _mapping(situation)
-        context = f"safety:{_scalar(fields.get('id')) or '?'}"
+    for fields, ident in _identified(safety.get("situations")):
         yield from _entry(
-            fields.get("advice"), context, "urgent advice: get help now, never a diagnosis"
+            fields.get("advice"),
+            f"safety:{ident}",
+            "urgent advice: get help now, never a diagnosis",
         )
 
 
@@ -72,9 +79,7 @@ def extract_flow(
     for option_set in _mapping(top.get("option_sets") or yaml.MappingNode("", [])).values():
         yield from _options(option_set)
     measured = False
-    for question in getattr(top.get("questions"), "value", []):
-        fields = _mapping(question)
-        qid = _scalar(fields.get("id")) or "?"
+    for fields, qid in _identified(top.get("questions")):
         yield from _entry(fields.get("text"), qid, "a question; keep it plain and short")
         yield from _entry(fields.get("why"), qid, "why we ask this question")
         yield from _label(fields.get("label"), "a short name of an answer, for the study team")
@@ -92,9 +97,8 @@ def extract_flow(
             _mapping(value).get("label"), "a value worked out from answers, for the study team"
         )
     yield from _safety(_mapping(top.get("safety") or yaml.MappingNode("", [])))
-    for criterion in getattr(top.get("criteria"), "value", []):
-        fields = _mapping(criterion)
-        context = f"criterion:{_scalar(fields.get('id')) or '?'}"
+    for fields, ident in _identified(top.get("criteria")):
+        context = f"criterion:{ident}"
         yield from _entry(fields.get("title"), context, "a criterion's name, for the study team")
         yield from _entry(fields.get("fail"), context, "why the study is probably not a fit")
         yield from _entry(

@@ -36,7 +36,8 @@ class Outbox:
         user_key: str | None = None,
         not_before: datetime | None = None,
     ) -> bool:
-        """Queue a message outside a turn (reminders, digests). False if the key was queued."""
+        """Queue a message outside a turn (reminders, digests); wake the workers. False if
+        the key was queued already."""
         cid_query = None
         if user_key is not None:
             user_hash = self.db.crypto.lookup(user_key)
@@ -56,9 +57,15 @@ class Outbox:
             }
             stmt = self.db.insert(_O).values(**values)
             stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
-            return bool(conn.execute(stmt).rowcount)
+            inserted = bool(conn.execute(stmt).rowcount)
+            if inserted:
+                self.db.notify_in(conn)  # other processes' workers, at the commit
+            return inserted
 
-        return await self.db.run(run)
+        inserted = await self.db.run(run)
+        if inserted:
+            self.db.queued()  # this process's workers
+        return inserted
 
     async def claim_outbox(
         self,

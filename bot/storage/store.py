@@ -20,7 +20,8 @@ The store is a thin facade: each call is served by the module that holds it, ove
 ``Database`` (``database.py``): the backend (``backends/``: SQLite or PostgreSQL, which also
 carries each turn), the keys and the clock. ``outbox.py``, ``referrals.py``, ``funnel.py``,
 ``audit.py``, ``people.py`` (look-ups by person), ``erasure.py`` and ``retention.py``; the
-values returned are in ``views.py``. The update id is marked processed in the same transaction
+values returned are in ``views.py``. A commit that queued outbox items wakes the workers
+(``subscribe_queued``, ``queued.py``). The update id is marked processed in the same transaction
 as the answer: an update is either fully applied and marked, or not at all (and is handled
 again when re-delivered). Personal values are encrypted (``crypto.py``) and people are found by
 keyed hash; logs carry only the first characters of that hash, and counts.
@@ -99,6 +100,7 @@ class Store:
         self.recent_audit = audit.recent_audit
         self.find_chat = people.find_chat
         self.answer_history = people.answer_history
+        self.subscribe_queued = database.subscribe_queued
 
     @classmethod
     async def open(
@@ -135,6 +137,7 @@ class Store:
         """Close the database connections (a second call does nothing)."""
         if not self._closed:
             self._closed = True
+            await self.database.settle()
             await self.database.backend.close()
 
     @property
@@ -204,7 +207,9 @@ class Store:
         unset means ``retention_days``, ``referral_days`` unset keeps referrals) and leave an
         audit line; returns row counts per table."""
         keep = retention.Retention(retention_days, finished_days, referral_days)
-        return await retention.purge(self.database, now, keep)
+        counts = await retention.purge(self.database, now, keep)
+        self.database.queued(notify_others=True)  # the redactions of expired cards
+        return counts
 
 
 def _check_database(database: Database, conn: Connection) -> None:
@@ -275,5 +280,7 @@ class TurnScope:
                 await session.abandon()
         finally:
             lock.release()
+        if exc_type is None and (turn.writes.outbox or turn.writes.erase):
+            self.database.queued(notify_others=True)  # a referral's card, or redactions
         if turn.duplicate:
             log.info("update already processed; skipped (conversation %s)", _short(turn.user_hash))

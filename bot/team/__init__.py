@@ -1,7 +1,7 @@
 """The handoff to the study team, channel-free: cards, the outbox worker, export, charts, e-mail.
 
 Nothing here imports ``telegram``: the Telegram side (``bot/channels/telegram/team.py``)
-implements :class:`bot.team.outbox.Sender` and the team chat's handlers.
+implements :class:`bot.team.sending.Sender` and the team chat's handlers.
 
 Outbox kinds (``store.enqueue`` / ``turn.enqueue``; the payloads are stored encrypted):
 

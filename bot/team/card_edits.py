@@ -11,7 +11,7 @@ from bot.team import CARD_EDIT
 from bot.team.cards import LastChange, TeamTexts
 
 if TYPE_CHECKING:
-    from bot.team.outbox import Sender
+    from bot.team.sending import Sender
 
 
 async def queue_card_edit(

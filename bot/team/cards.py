@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from bot.engine import readback
 from bot.engine.flow import DONT_KNOW, Flow
@@ -76,26 +77,39 @@ class TeamTexts:
 
     # -- labels ------------------------------------------------------------------------
 
-    def status(self, status: str) -> str:
+    @cached_property
+    def _labels(self) -> dict[str, dict[str, str]]:
+        """The labels of statuses, outcomes and best times to call, translated once."""
         t = self.t
-        labels = {
-            "new": t.pgettext("referral status", "New"),
-            "contacted": t.pgettext("referral status", "Contacted"),
-            "visit_scheduled": t.pgettext("referral status", "Visit scheduled"),
-            "enrolled": t.pgettext("referral status", "Enrolled"),
-            "screen_failed": t.pgettext("referral status", "Screen failed"),
-            "not_reachable": t.pgettext("referral status", "Not reachable"),
+        return {
+            "status": {
+                "new": t.pgettext("referral status", "New"),
+                "contacted": t.pgettext("referral status", "Contacted"),
+                "visit_scheduled": t.pgettext("referral status", "Visit scheduled"),
+                "enrolled": t.pgettext("referral status", "Enrolled"),
+                "screen_failed": t.pgettext("referral status", "Screen failed"),
+                "not_reachable": t.pgettext("referral status", "Not reachable"),
+            },
+            "outcome": {
+                "likely_eligible": t.pgettext("outcome", "Likely eligible"),
+                "needs_review": t.pgettext("outcome", "Needs review"),
+                "likely_ineligible": t.pgettext("outcome", "Likely ineligible"),
+            },
+            "best_time": {
+                "morning": t.gettext("Morning"),
+                "afternoon": t.gettext("Afternoon"),
+                "evening": t.gettext("Evening"),
+                "any": t.gettext("Any time"),
+            },
         }
-        return labels.get(status, status)
+
+    def status(self, status: str) -> str:
+        """A referral status's label."""
+        return self._labels["status"].get(status, status)
 
     def outcome(self, outcome: str) -> str:
-        t = self.t
-        labels = {
-            "likely_eligible": t.pgettext("outcome", "Likely eligible"),
-            "needs_review": t.pgettext("outcome", "Needs review"),
-            "likely_ineligible": t.pgettext("outcome", "Likely ineligible"),
-        }
-        return labels.get(outcome, outcome)
+        """A screening outcome's label."""
+        return self._labels["outcome"].get(outcome, outcome)
 
     def action(self, action: str) -> str:
         """A button's label."""
@@ -107,14 +121,7 @@ class TeamTexts:
 
     def best_time(self, best_time: str) -> str:
         """The best time to call in the team's language (the patient tapped one of these)."""
-        t = self.t
-        labels = {
-            "morning": t.gettext("Morning"),
-            "afternoon": t.gettext("Afternoon"),
-            "evening": t.gettext("Evening"),
-            "any": t.gettext("Any time"),
-        }
-        return labels.get(best_time, best_time)
+        return self._labels["best_time"].get(best_time, best_time)
 
     def language(self, lang: str | None) -> str:
         if not lang:

@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from bot.config import Settings
-from bot.team.outbox import SendError
+from bot.team.sending import SendError
 
 TIMEOUT = 20.0
 

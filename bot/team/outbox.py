@@ -4,7 +4,8 @@ The patient side queues a ``referral_card`` (and perhaps a ``referral_email``) i
 transaction that creates the referral; the team side queues ``patient_notice`` and
 ``team_reminder`` items. :class:`OutboxWorker` claims due items with a lease (``FOR UPDATE
 SKIP LOCKED`` on PostgreSQL, so any number of workers and processes can run), sends them
-through a :class:`Sender` and marks them sent. It runs lanes side by side:
+through a :class:`~bot.team.sending.Sender` (each kind as ``items.py`` sends it) and marks
+them sent. It runs lanes side by side:
 
 * **team** (cards, digests, reminders): paced by a :class:`~bot.team.pacing.Pacer` within
   Telegram's group limit. When more than ``digest_threshold`` cards are waiting (a burst),
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import os
 import random
@@ -35,10 +35,8 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
-from bot.i18n import get_catalogs
-from bot.storage.store import OutboxItem, ReferralDetails, Store
+from bot.storage.store import OutboxItem, Store
 from bot.team import (
     CARD_EDIT,
     CARD_REDACTION,
@@ -49,11 +47,11 @@ from bot.team import (
     REFERRAL_EMAIL,
     TEAM_REMINDER,
 )
-from bot.team.card_edits import edit_card
-from bot.team.cards import Card, TeamTexts, Text, escape, patient_notice, team_time
-from bot.team.export import referrals_csv
+from bot.team.cards import TeamTexts
+from bot.team.items import ItemSenders, digest_key, redaction
 from bot.team.pacing import Pacer
 from bot.team.reminders import queue_patient_notice, remind, remind_every
+from bot.team.sending import Mailer, Sender, SendError
 
 __all__ = [
     "Mailer",
@@ -62,7 +60,9 @@ __all__ = [
     "SendError",
     "Sender",
     "WorkerOptions",
+    "digest_key",
     "queue_patient_notice",
+    "redaction",
     "remind",
     "remind_every",
 ]
@@ -73,53 +73,6 @@ log = logging.getLogger(__name__)
 NEVER_GIVE_UP = frozenset(
     {REFERRAL_CARD, REFERRAL_DIGEST, DIGEST_CSV, TEAM_REMINDER, CARD_REDACTION}
 )
-
-
-class SendError(Exception):
-    """A send failed. ``reason`` is for the log and the outbox row: no personal data."""
-
-    def __init__(
-        self, reason: str, *, retry_after: float | None = None, permanent: bool = False
-    ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-        self.permanent = permanent
-
-
-class Sender(Protocol):
-    """What the channel does for the outbox (``bot/channels/telegram/team.py``)."""
-
-    async def send_card(self, card: Card) -> int:
-        """Post a referral card in the team chat; return its message id."""
-        ...
-
-    async def send_team_text(self, text: Text, *, reply_to: int | None = None) -> int:
-        """Post a message in the team chat; return its message id."""
-        ...
-
-    async def send_team_document(self, filename: str, data: bytes, caption: str) -> int:
-        """Post a file in the team chat; return its message id."""
-        ...
-
-    async def send_to_person(self, chat_id: int, text: str) -> None:
-        """Write to a patient's own chat."""
-        ...
-
-    async def redact_card(self, message_id: int, text: Text) -> None:
-        """Replace a team-chat card with ``text`` and no buttons (a card already gone is
-        fine); raise SendError when it should be tried again."""
-        ...
-
-    async def update_card(self, message_id: int, card: Card) -> None:
-        """Show a card's new state in place; raise SendError to be tried again."""
-        ...
-
-
-class Mailer(Protocol):
-    async def send(self, subject: str, body: str) -> None:
-        """Send one e-mail to the handoff address; raise SendError on failure."""
-        ...
 
 
 @dataclass
@@ -191,90 +144,104 @@ class OutboxWorker:
         self.worker_id = worker_id or worker_name()
         self._clock = clock
         self._rng = rng or random.Random()
-        self._wake = asyncio.Event()
+        self._wakes: set[asyncio.Event] = set()  # one per running lane
         self._stopping = False
         self.sent: dict[str, int] = {}
         self.failures = 0
         self.digests = 0
+        self.items = ItemSenders(
+            store,
+            sender,
+            texts,
+            mailer,
+            clock=clock,
+            digest_codes=self.options.digest_codes,
+        )
 
     def wake(self) -> None:
         """Look for due items now (something was just queued)."""
-        self._wake.set()
+        for event in self._wakes:
+            event.set()
 
     def stop(self) -> None:
         """Finish the item being sent, give the other claimed items back, and end ``run``."""
         self._stopping = True
-        self._wake.set()
-
-    @property
-    def telegram(self) -> Sender:
-        """The Telegram sender (only lanes that exist with one call this)."""
-        assert self.sender is not None
-        return self.sender
+        self.wake()
 
     async def run(self) -> None:
+        """Run every lane this process can deliver until :meth:`stop` or a cancel."""
+        items = self.items
         lanes = []
         if self.sender is not None:
-            lanes.append(self._lane((PATIENT_NOTICE,), self._notice))
+            lanes.append(self._lane((PATIENT_NOTICE,), items.notice))
             if self.team_pacer is not None:
                 lanes.append(self._paced_lane(self._telegram_route(self.team_pacer)))
-                lanes.append(self._lane((CARD_REDACTION,), self._redact))
-                lanes.append(self._lane((CARD_EDIT,), self._card_edit))
+                lanes.append(self._lane((CARD_REDACTION,), items.redact))
+                lanes.append(self._lane((CARD_EDIT,), items.card_edit))
             else:
                 log.warning("STUDY_TEAM_CHAT_ID is not set: referral cards wait in the outbox")
         lanes.extend(self._paced_lane(route) for route in self.routes)
         if self.mailer is not None:
-            lanes.append(self._lane((REFERRAL_EMAIL,), self._email))
-        # return_exceptions: a cancel waits for every lane to give its items back
-        results = await asyncio.gather(*lanes, return_exceptions=True)
+            lanes.append(self._lane((REFERRAL_EMAIL,), items.email))
+        # woken when items are queued (this process; other processes on PostgreSQL)
+        subscription = self.store.subscribe_queued(self.wake)
+        try:
+            # return_exceptions: a cancel waits for every lane to give its items back
+            results = await asyncio.gather(*lanes, return_exceptions=True)
+        finally:
+            await _unstoppable(subscription.close())
         for result in results:
             if isinstance(result, BaseException):
                 raise result
 
     # -- lanes -------------------------------------------------------------------------
 
-    async def _idle(self, seconds: float | None = None) -> None:
-        if self._stopping:
-            return
-        self._wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds or self.options.poll_interval)
-
-    async def _forever(self, name: str, turn: Callable[[], Awaitable[None]]) -> None:
-        """Run one lane's turns until cancelled; a failed turn (the database was away) is
+    async def _forever(self, name: str, turn: Callable[[], Awaitable[float | None]]) -> None:
+        """Run one lane's turns until stopped. A turn returns how long to idle (None: go on
+        at once); a wake cuts the idling short. A failed turn (the database was away) is
         logged and tried again after the poll interval."""
-        while not self._stopping:
-            try:
-                await turn()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("outbox: %s lane failed; trying again", name)
-                await self._idle()
+        wake = asyncio.Event()  # the lane's own: cleared before each claim, so none is missed
+        self._wakes.add(wake)
+        try:
+            while not self._stopping:
+                wake.clear()
+                try:
+                    idle = await turn()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("outbox: %s lane failed; trying again", name)
+                    idle = self.options.poll_interval
+                if idle is not None and not self._stopping:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wake.wait(), idle)
+        finally:
+            self._wakes.discard(wake)
 
     async def _lane(self, kinds: Sequence[str], handle: Handler) -> None:
-        async def turn() -> None:
+        async def turn() -> float | None:
             items = await self._claim(kinds, self.options.batch)
             if not items:
-                await self._idle()
-                return
+                return self.options.poll_interval
             await self._process(items, handle)
+            return None
 
         await self._forever(kinds[0], turn)
 
     def _telegram_route(self, pacer: Pacer) -> Route:
         others = (REFERRAL_DIGEST, DIGEST_CSV, TEAM_REMINDER)
-        return Route("team", pacer, REFERRAL_CARD, others, self._team_item, self._queue_digest)
+        return Route(
+            "team", pacer, REFERRAL_CARD, others, self.items.team_item, self.items.queue_digest
+        )
 
     async def _paced_lane(self, route: Route) -> None:
         threshold = self.options.digest_threshold
         pacer = route.pacer
 
-        async def turn() -> None:
+        async def turn() -> float | None:
             wait = pacer.delay()
             if wait > 0:  # claim only what can go out soon, so leases are not wasted
-                await self._idle(min(wait, self.options.poll_interval))
-                return
+                return min(wait, self.options.poll_interval)
             others = await self._claim(route.others, 4)
             cards = await self._claim((route.card,), threshold + 1)
             if len(cards) > threshold:
@@ -291,11 +258,11 @@ class OutboxWorker:
                     raise
                 cards = []
                 if not others:
-                    return
+                    return None
             if not others and not cards:
-                await self._idle()
-                return
+                return self.options.poll_interval
             await self._process([*others, *cards], route.handle)
+            return None
 
         await self._forever(route.name, turn)
 
@@ -378,122 +345,6 @@ class OutboxWorker:
             await self.store.mark_sent(card.id, self.worker_id)
         self.digests += 1
         log.info("outbox: %d %s cards were waiting; a digest queued instead", len(refs), route.name)
-
-    async def _queue_digest(self, refs: list[str]) -> None:
-        """One digest card and one CSV file for the team chat."""
-        key = digest_key(refs)
-        await self.store.enqueue(REFERRAL_DIGEST, f"digest:{key}", {"refs": refs})
-        await self.store.enqueue(DIGEST_CSV, f"digest-csv:{key}", {"refs": refs})
-
-    async def _undelivered(self, refs: Sequence[str]) -> list[ReferralDetails]:
-        """The referrals of a digest that still exist and have no card of their own."""
-        if len(refs) > 20:  # one query for the lot (a burst is rare, its size is not)
-            wanted = set(refs)
-            every = [d for d in await self.store.referrals() if d.ref_code in wanted]
-        else:
-            every = [d for d in [await self.store.referral(ref) for ref in refs] if d]
-        return [d for d in every if d.card_message_id is None]
-
-    # -- one item each -----------------------------------------------------------------
-
-    async def _team_item(self, item: OutboxItem) -> None:
-        payload = item.payload
-        if item.kind == REFERRAL_CARD:
-            await self._card(str(payload.get("ref") or item.dedupe_key))
-        elif item.kind == REFERRAL_DIGEST:
-            found = await self._undelivered(payload.get("refs", []))
-            if found:
-                text = self.texts.digest(found, max_codes=self.options.digest_codes)
-                await self.telegram.send_team_text(text)
-        elif item.kind == DIGEST_CSV:
-            found = await self._undelivered(payload.get("refs", []))
-            if found:
-                stamp = team_time(self._clock()).replace(" ", "-").replace(":", "")
-                await self.telegram.send_team_document(
-                    f"referrals-digest-{stamp}.csv",
-                    referrals_csv(found, self.texts),
-                    self.texts.digest_caption(len(found)),
-                )
-        elif item.kind == TEAM_REMINDER:
-            await self._reminder(payload.get("refs", []), int(payload.get("hours", 0)))
-        else:
-            log.warning("outbox: unknown kind %s; dropped", item.kind)
-
-    async def _card(self, ref: str) -> None:
-        details = await self.store.referral(ref)
-        if details is None:
-            log.info("outbox: referral card skipped (the referral was erased)")
-            return
-        if details.card_message_id is not None:
-            log.info("outbox: referral %s already has its card; not sent again", ref)
-            return
-        message_id = await self.telegram.send_card(self.texts.card(details))
-        if not await self.store.set_card_message(ref, message_id):
-            # erased while the card was on its way: redact it like any erased card
-            await self.store.enqueue(
-                CARD_REDACTION,
-                f"redact:{message_id}",
-                {"ref": ref, "message_id": message_id, "reason": "erased"},
-            )
-            self.wake()
-
-    async def _reminder(self, refs: Sequence[str], hours: int) -> None:
-        waiting = []
-        for ref in refs:
-            details = await self.store.referral(ref)
-            if details is not None and details.acknowledged_at is None:
-                waiting.append(details)
-        if not waiting:
-            return
-        reply_to = waiting[0].card_message_id if len(waiting) == 1 else None
-        text = self.texts.reminder([d.ref_code for d in waiting], hours)
-        await self.telegram.send_team_text(text, reply_to=reply_to)
-
-    async def _notice(self, item: OutboxItem) -> None:
-        ref = str(item.payload.get("ref", ""))
-        details = await self.store.referral(ref)
-        if details is None:
-            return  # erased meanwhile: nobody to tell
-        chat_id = item.chat_id if item.chat_id is not None else details.chat_id
-        if chat_id is None:
-            log.info("outbox: patient notice skipped (no chat known)")
-            return
-        text = patient_notice(get_catalogs().get(details.lang), ref)
-        await self.telegram.send_to_person(chat_id, text)
-
-    async def _redact(self, item: OutboxItem) -> None:
-        """Edit a card of a referral that no longer exists down to its reference code."""
-        payload = item.payload
-        ref = str(payload.get("ref", ""))
-        reason = str(payload.get("reason", "erased"))
-        text = redaction(self.texts, ref, reason)
-        await self.telegram.redact_card(int(payload["message_id"]), text)
-
-    async def _card_edit(self, item: OutboxItem) -> None:  # a status set in the web console
-        await edit_card(self.store, self.telegram, self.texts, item.payload)
-
-    async def _email(self, item: OutboxItem) -> None:
-        assert self.mailer is not None
-        details = await self.store.referral(str(item.payload.get("ref", "")))
-        if details is None:
-            return
-        card = self.texts.card(details)
-        await self.mailer.send(self.texts.email_subject(details), card.plain)
-
-
-def digest_key(refs: Sequence[str]) -> str:
-    """The dedupe key part of a burst's digest (the same refs give the same key)."""
-    return hashlib.sha256(",".join(sorted(refs)).encode()).hexdigest()[:24]
-
-
-def redaction(texts: TeamTexts, ref: str, reason: str) -> Text:
-    """What a redacted card says: the reference code and why the rest is gone, nothing else."""
-    t = texts.t
-    if reason == "expired":
-        why = t.gettext("Removed: the retention period for this referral has ended.")
-    else:
-        why = t.gettext("Erased at the patient's request.")
-    return Text(f"{ref}\n{why}", f"<b>{escape(ref)}</b>\n{escape(why)}")
 
 
 async def _unstoppable(work: Awaitable[None]) -> None:

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from bot.conversations import TELEGRAM, person_key
 from bot.storage.store import ReferralDetails, Store
 from bot.team import PATIENT_NOTICE, TEAM_REMINDER
 
@@ -90,7 +91,7 @@ async def queue_patient_notice(store: Store, details: ReferralDetails) -> None:
     """Queue the patient's notice (their language, their chat) on the first acknowledgement."""
     key: str | None = None
     if details.chat_id is not None:
-        candidate = f"tg:{details.chat_id}"  # a private chat's id is the user's id
+        candidate = person_key(TELEGRAM, details.chat_id)  # a private chat's id: the user's
         if store.user_hash(candidate) == details.user_hash:
             key = candidate
     ref = details.ref_code

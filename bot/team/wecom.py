@@ -29,9 +29,11 @@ import httpx
 
 from bot.storage.store import OutboxItem, ReferralDetails, Store
 from bot.team.cards import TeamTexts, team_time
-from bot.team.outbox import Route, SendError, digest_key
+from bot.team.items import digest_key
+from bot.team.outbox import Route
 from bot.team.pacing import Pacer
 from bot.team.reminders import WECOM_REMINDER
+from bot.team.sending import SendError
 
 log = logging.getLogger(__name__)
 

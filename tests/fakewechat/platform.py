@@ -28,10 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
-from tornado.web import Application, RequestHandler
+from tornado.web import RequestHandler
 
+from tests.fakehttp import LocalServer
 from tests.fakewechat import crypto
 
 ACCOUNT = "gh_0123456789ab"
@@ -173,28 +172,22 @@ class FakeWeChat:
         self.qr_scenes: dict[str, str] = {}  # ticket -> scene
         self._ids = itertools.count(24_000_000_000_000_000)
         self._clock = itertools.count(int(time.time()))
-        self._server: HTTPServer | None = None
+        self._server = LocalServer()
         self.base_url = ""
 
     async def start(self) -> None:
         """Serve the API endpoints on a free port of 127.0.0.1."""
-        app = Application(
+        self.base_url = self._server.start(
             [
                 (r"/cgi-bin/token", _Token, {"fake": self}),
                 (r"/cgi-bin/message/custom/send", _Custom, {"fake": self}),
                 (r"/cgi-bin/qrcode/create", _QRCode, {"fake": self}),
             ]
         )
-        sockets = bind_sockets(0, "127.0.0.1")
-        self._server = HTTPServer(app)
-        self._server.add_sockets(sockets)
-        self.base_url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
 
     async def stop(self) -> None:
         """Stop serving."""
-        if self._server is not None:
-            self._server.stop()
-            await self._server.close_all_connections()
+        await self._server.stop()
 
     # -- what people do ----------------------------------------------------------------
 

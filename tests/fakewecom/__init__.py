@@ -23,9 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
-from tornado.web import Application, RequestHandler
+from tornado.web import RequestHandler
+
+from tests.fakehttp import LocalServer
 
 LIMIT = 20
 LIMITS = {"markdown": 4096, "text": 2048}  # bytes of UTF-8
@@ -77,7 +77,7 @@ class FakeWeCom:
         self.clock = clock
         self.refusals: Counter[int] = Counter()
         self._fail: list[int] = []
-        self._server: HTTPServer | None = None
+        self._server = LocalServer()
         self.base_url = ""
 
     @property
@@ -85,17 +85,12 @@ class FakeWeCom:
         return next(iter(self.robots))
 
     async def start(self) -> None:
-        app = Application([(r"/cgi-bin/webhook/send", _Send, {"fake": self})])
-        sockets = bind_sockets(0, "127.0.0.1")
-        self._server = HTTPServer(app)
-        self._server.add_sockets(sockets)
-        self.base_url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
+        """Serve the robot's webhook on a free port."""
+        self.base_url = self._server.start([(r"/cgi-bin/webhook/send", _Send, {"fake": self})])
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            await self._server.close_all_connections()
-            self._server = None
+        """Stop serving."""
+        await self._server.stop()
 
     def fail_next(self, *statuses: int) -> None:
         """Answer the next requests with these HTTP statuses (e.g. 502) instead."""

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Callable
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 
 from bot.channels.telegram.team import TeamOptions
 from bot.config import Settings
@@ -20,23 +24,27 @@ from bot.storage.commands import upgrade
 from bot.team.outbox import WorkerOptions
 from tests.fakebotapi import FakeBotAPI
 from tests.fakebotapi.models import SentMessage
+from tests.fakewecom import FakeWeCom
 from tests.running import TEAM_CHAT, RunningBot, bot_settings, running_bot
 
 COORDINATOR = 501  # a member of the team chat
 SECOND = 502  # another member
 STRANGER = 503  # not a member
 REF = re.compile(r"CZ-[0-9A-Z]{4}-[0-9A-Z]{4}")
+ROBOT_WINDOW = 2.0  # the WeCom robot's "minute", in the fake and in the bot's pacing
 
 
 def fast_options(**worker: Any) -> TeamOptions:
     """Timings for tests; the group limit stays Telegram's (the fake enforces it)."""
     return TeamOptions(
         worker=WorkerOptions(
-            poll_interval=0.05,
-            backoff_base=0.05,
-            backoff_cap=0.5,
-            digest_gather=0.3,
-            **worker,
+            **{
+                "poll_interval": 0.05,
+                "backoff_base": 0.05,
+                "backoff_cap": 0.5,
+                "digest_gather": 0.3,
+                **worker,
+            }
         ),
         team_min_interval=0.05,
         reminder_every=0.1,
@@ -185,3 +193,49 @@ async def team_command(fake: FakeBotAPI, user: int, command: str) -> None:
     """A member sends a command in the team chat; wait until the bot has handled it."""
     fake.user_command(user, command, chat_type="supergroup", chat_id=TEAM_CHAT)
     await handled(fake, 20)
+
+
+# -- the e-mail server and the WeCom robot ----------------------------------------------------
+
+
+class Inbox:
+    """An aiosmtpd handler keeping every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], Message]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(
+            (envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content))
+        )
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    """A local SMTP server: its inbox and port."""
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+async def robot_api() -> AsyncIterator[FakeWeCom]:
+    """The fake WeCom robot API, with a short window for its per-minute limit."""
+    fake = FakeWeCom(window=ROBOT_WINDOW)
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()

@@ -9,7 +9,7 @@ from telegram.request import HTTPXRequest
 from bot.storage import Store
 from tests.fakebotapi import FakeBotAPI
 from tests.running import TEAM_CHAT, RunningBot, settled
-from tests.team.conftest import COORDINATOR, card_for, press, tap
+from tests.team.conftest import COORDINATOR, card_for, tap
 from tests.team.helpers import make_referral
 from tests.telegram.conftest import Person
 
@@ -38,7 +38,8 @@ async def test_a_removed_coordinator_cannot_press_a_card(
     details = await store.referral(ref)
     assert details is not None and details.status == "new"
     fake.set_member(TEAM_CHAT, COORDINATOR, "member")
-    await press(fake, COORDINATOR, card, "contacted")
+    tap(fake, COORDINATOR, card, f"r|{ref}|contacted")
+    await fake.wait_for_call("answerCallbackQuery")  # answered after the status is written
     details = await store.referral(ref)
     assert details is not None and details.status == "contacted"
 

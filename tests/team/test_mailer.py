@@ -3,53 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
-from collections.abc import Iterator
-from email import message_from_bytes
 from email.header import decode_header, make_header
-from email.message import Message
 from pathlib import Path
-from typing import Any
-
-import pytest
-from aiosmtpd.controller import Controller
 
 from bot.config import Settings
 from bot.storage import Store, commands
 from bot.team.cards import TeamTexts
 from bot.team.mailer import SmtpMailer
 from bot.team.outbox import OutboxWorker, WorkerOptions
+from tests.team.conftest import Inbox
 from tests.team.helpers import make_referral
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], Message]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(
-            (envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content))
-        )
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
 
 
 async def test_each_referral_is_mailed_to_the_handoff_address(

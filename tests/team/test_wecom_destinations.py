@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from email.header import decode_header, make_header
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from bot.config import Settings
 from bot.startup import services
@@ -32,36 +31,13 @@ from tests.storage.conftest import (  # noqa: F401  (fixtures: SQLite and Postgr
     pg_session_db,
     sqlite_template,
 )
-from tests.team.conftest import card_refs, cards, fast_options, until
+from tests.team.conftest import Inbox, card_refs, cards, fast_options, free_port, until
 from tests.team.helpers import make_referral
-from tests.team.test_mailer import Inbox, free_port
 from tests.team.test_wecom import CONSOLE, WINDOW, Delivery, delivered, wecom_referral
 from tests.wechat.conftest import wechat_settings
 from tests.wechat.person import Person
 
 REF = re.compile(r"CZ-[0-9A-Z]{4}-[0-9A-Z]{4}")
-
-
-@pytest.fixture
-async def robot_api() -> AsyncIterator[FakeWeCom]:
-    fake = FakeWeCom(window=WINDOW)
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await fake.stop()
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

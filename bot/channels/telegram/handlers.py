@@ -30,7 +30,7 @@ from bot.channels.telegram.markup import (
     parse_callback,
     question_html,
 )
-from bot.conversations import Conversations, Inbound
+from bot.conversations import TELEGRAM, Conversations, Inbound, log_handled, person_key
 from bot.engine.events import OTHER_EDITED, Event, Reply, Result
 from bot.i18n import LANGUAGES, N_, get_catalogs, negotiate
 from bot.ratelimit import FloodGuard
@@ -58,7 +58,7 @@ def parse_payload(payload: str) -> tuple[str, str]:
 
 def user_key(user: User) -> str:
     """Return the channel-qualified user id the store hashes."""
-    return f"tg:{user.id}"
+    return person_key(TELEGRAM, user.id)
 
 
 class TelegramChannel:
@@ -117,14 +117,7 @@ class TelegramChannel:
             await self.on_replied(update)
         if chat_id is not None:
             self.flood.reask_due(chat_id)  # these replies show the current question already
-        log.info(
-            "update %s: %s handled in %.1f ms, %d replies%s",
-            update.update_id,
-            event.kind,
-            (time.perf_counter() - started) * 1000,
-            len(result.replies),
-            f", outcome {result.outcome.outcome}" if result.outcome else "",
-        )
+        log_handled("update", update.update_id, event.kind, started, result)
         return result
 
     async def _pace(

@@ -14,7 +14,7 @@ from bot.channels.telegram.handlers import parse_payload
 from bot.channels.wechat import text as wxtext
 from bot.channels.wechat.api import NOT_ALLOWED, WeChatAPI, WeChatAPIError
 from bot.channels.wechat.protocol import Incoming, Protocol
-from bot.conversations import Conversations, Inbound
+from bot.conversations import WECHAT, Conversations, Inbound, log_handled, person_key
 from bot.engine.events import COMMANDS, Event, Reply, Result
 from bot.i18n import Translator, get_catalogs
 from bot.ratelimit import FloodGuard
@@ -35,11 +35,6 @@ class Turn:
     passive: str
     later: list[wxtext.Part] = field(default_factory=list)
     openid: str = ""  # where the later texts go
-
-
-def user_key(openid: str) -> str:
-    """Return the channel-qualified user id the store hashes."""
-    return f"wx:{openid}"
 
 
 class WeChatChannel:
@@ -123,7 +118,7 @@ class WeChatChannel:
             return Turn("")
         source, lang = parse_payload(message.text) if message.kind == "start" else ("", "")
         inbound = Inbound(
-            user_key=user_key(message.openid),
+            user_key=person_key(WECHAT, message.openid),
             update_id=message.dedup_id,
             lang_hint=lang or DEFAULT_LANG,
             source=source,
@@ -144,14 +139,7 @@ class WeChatChannel:
             log.info("message %s: handled before; current question sent again", message.dedup_id)
             result = await self.conversations.prompt(inbound)
         turn = await self._plan(message.openid, inbound, result)
-        log.info(
-            "message %s: %s handled in %.1f ms, %d replies%s",
-            message.dedup_id,
-            event.kind,
-            (time.perf_counter() - started) * 1000,
-            len(result.replies),
-            f", outcome {result.outcome.outcome}" if result.outcome else "",
-        )
+        log_handled("message", message.dedup_id, event.kind, started, result)
         return turn
 
     async def _event(self, message: Incoming, inbound: Inbound, lang: str) -> Event:

@@ -79,7 +79,7 @@ async def serve_wechat(
     from bot.conversations import Conversations
     from bot.engine.engine import load_engine
     from bot.ratelimit import FloodGuard
-    from bot.storage.retention import purge_daily
+    from bot.storage.retention import Retention, purge_daily
     from bot.storage.store import Store
 
     protocol = check_settings(settings)
@@ -95,15 +95,14 @@ async def serve_wechat(
         secret = settings.wechat_app_secret.get_secret_value()
         api = WeChatAPI(settings.wechat_base_url, protocol_app_id(settings), secret)
     store = await Store.open(settings)
-    purging = asyncio.create_task(purge_daily(store, settings.retention_days)) if purge else None
+    purging = (
+        asyncio.create_task(purge_daily(store, Retention.from_settings(settings)))
+        if purge
+        else None
+    )
     server: WeChatServer | None = None
     try:
-        conversations = Conversations(
-            engine,
-            store,
-            email_handoff=bool(settings.handoff_email),
-            wecom_handoff=settings.wecom_robot_key is not None,
-        )
+        conversations = Conversations.from_settings(engine, store, settings)
         flood = FloodGuard(rate=settings.flood_rate, burst=settings.flood_burst)
         channel = WeChatChannel(conversations, protocol, api, flood, menus=settings.wechat_menus)
         server = WeChatServer(
