@@ -424,8 +424,6 @@ def replay(opts: Options) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- burst
 
-BURST_MODULE = "bot.team.outbox"
-
 
 async def burst(dbs: Databases, opts: Options, traffic: Traffic) -> dict[str, Any]:
     """``burst`` people finish a screening and are handed over at once; the real bot (its

@@ -33,9 +33,7 @@ from bot.engine.policy import N_, DataPolicy
 
 if TYPE_CHECKING:
     from bot.channels.telegram.team import TeamOptions, TeamSide
-    from bot.conversations import Conversations
     from bot.engine.engine import Engine
-    from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
 TOKEN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,100}$")
@@ -200,6 +198,7 @@ async def serve(
     settings'). ``team_options`` shortens the team side's timings in tests.
     """
     from bot.channels.telegram.team import TeamSide
+    from bot.conversations import Conversations
     from bot.ratelimit import FloodGuard
     from bot.storage.inbox import Inbox
     from bot.storage.retention import Retention, purge_daily
@@ -213,7 +212,7 @@ async def serve(
         flood = FloodGuard(
             rate=settings.flood_rate, burst=settings.flood_burst, flood_queue=settings.flood_queue
         )
-        conversations = _conversations(settings, engine, store)
+        conversations = Conversations.from_settings(engine, store, settings)
         channel = TelegramChannel(conversations, settings.study_team_chat_id, flood)
         pacer = SendPacer(limits or SendLimits.from_settings(settings))
         app = build_application(settings, channel, pacer=pacer)
@@ -240,18 +239,6 @@ def _load_engine(settings: Settings) -> Engine:
         policy=telegram_policy(settings),
         contact_promise_days=settings.contact_promise_days,
         call_languages=settings.call_languages,
-    )
-
-
-def _conversations(settings: Settings, engine: Engine, store: Store) -> Conversations:
-    """Return the conversations of ``engine`` on ``store``, with the handoffs set up."""
-    from bot.conversations import Conversations
-
-    return Conversations(
-        engine,
-        store,
-        email_handoff=bool(settings.handoff_email),
-        wecom_handoff=settings.wecom_robot_key is not None,
     )
 
 

@@ -1,7 +1,8 @@
 """The outbox's :class:`~bot.team.outbox.Sender` in Telegram, and the team handlers' sends.
 
-It sends with a ``Bot`` of its own (no ``AIORateLimiter``: a 429 must come back to the
-outbox, which keeps the retry durable, instead of pausing every patient's replies).
+It sends with a ``Bot`` of its own that shares the patients' send pacer (one token, one cap)
+but never retries a 429: it comes back to the outbox, which keeps the retry durable, instead
+of pausing every patient's replies.
 Everything it posts in the team chat goes through one :class:`~bot.team.pacing.Pacer` (at
 most 18 messages in any minute by default), coordinators' commands before the outbox's next
 card.
