@@ -1,13 +1,15 @@
 """PostgreSQL: any number of bot processes on one database, through asyncpg.
 
-A turn holds one transaction from its beginning to its end, on one pooled connection: it
-begins, takes a transaction-scoped advisory lock on the conversation and marks the update
-processed (one round trip), then reads the row ``FOR UPDATE`` (a second); when it ends it
-saves the conversation and adds its answers in one statement (``statements.py``), writes any
-other rows (one round trip per kind, rare: the end of a screening) and commits. A usual update
-takes four round trips. A second process with an update for the
-same person waits for the first to commit, so order holds across processes, and a re-delivered
-update waits and is then seen as a duplicate. At most ``db.PG_MAX_CONNECTIONS`` turns and
+A turn holds the person's advisory lock (session-level) on one pooled connection from its
+read to its write, and no transaction block while the engine runs. A usual update is two round
+trips before its reply may be sent: one call takes the lock, checks the update was not processed
+and reads the conversation (``trialbot_begin_turn``), and one statement saves the conversation,
+marks the update and adds the answers, committing as it returns (``statements.py``). A third,
+after the commit and while the replies go out, lets go of the lock and gives the connection back.
+A turn with more to write (the end of a screening, an erasure) writes between ``BEGIN`` and
+``COMMIT``. A second process with an update for the same person waits for the lock, so order
+holds across processes, and a re-delivered update waits and is then seen as a duplicate.
+At most ``db.PG_MAX_CONNECTIONS`` turns and
 queries of one process hold connections at once; the rest queue first come, first served, in
 front of the pool (which is not fair itself).
 """
@@ -268,8 +270,11 @@ class PgTurn:
         if unlock and raw is not None:
             try:
                 await raw.execute(UNLOCK)
-            except BaseException:
+            except Exception:
                 log.warning("unlock failed; dropping the connection", exc_info=True)
+                await self.drop()
+                return
+            except BaseException:
                 await self.drop()
                 raise
         aconn, self.aconn, self.raw = self.aconn, None, None
