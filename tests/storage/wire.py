@@ -27,10 +27,15 @@ class RoundTrips:
         self.backend = backend
         self.sent: Counter[str] = Counter()
         self._wrapped: set[int] = set()
+        for _aconn, raw in backend.idle:  # connections the store keeps between uses
+            self._wrap(raw)
         event.listen(backend.engine.sync_engine, "checkout", self._on_checkout)
 
     def _on_checkout(self, dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-        transport = dbapi_connection.driver_connection._transport
+        self._wrap(dbapi_connection.driver_connection)
+
+    def _wrap(self, conn: Any) -> None:
+        transport = conn._transport
         if id(transport) in self._wrapped:
             return
         self._wrapped.add(id(transport))

@@ -116,8 +116,41 @@ class PostgresBackend:
         # asyncio.Semaphore is FIFO (a newcomer queues behind waiters); SQLAlchemy's pool is
         # not, so nobody is let through to the pool unless a connection is there for them.
         self.slots = asyncio.Semaphore(slots)
+        #: Connections kept checked out between uses (with their asyncpg connection), at most
+        #: one per slot: taking one costs nothing, where SQLAlchemy's check-out and check-in
+        #: cost about as much as a round trip.
+        self.idle: list[tuple[AsyncConnection, Any]] = []
         #: Turns letting go of their lock and connection after their commit.
         self.ending: set[asyncio.Task[None]] = set()
+
+    async def take(self) -> tuple[AsyncConnection, Any]:
+        """A slot and a connection (an idle one, else one from the pool)."""
+        await self.slots.acquire()
+        try:
+            if self.idle:
+                return self.idle.pop()
+            aconn = await self.engine.connect()
+        except BaseException:
+            self.slots.release()
+            raise
+        try:
+            return aconn, (await aconn.get_raw_connection()).driver_connection
+        except BaseException:
+            await self.give_back(aconn, None)
+            raise
+
+    async def give_back(self, aconn: AsyncConnection, raw: Any) -> None:
+        """Keep a connection for the next use when it is sound and outside any transaction;
+        else end it. The slot goes to the next in the queue."""
+        try:
+            if raw is not None and not aconn.invalidated and not raw.is_closed():
+                if not raw.is_in_transaction() and not aconn.in_transaction():
+                    self.idle.append((aconn, raw))
+                    return
+                await aconn.invalidate()
+            await aconn.close()
+        finally:
+            self.slots.release()
 
     @staticmethod
     def _in_tx(conn: Connection, fn: Callable[[Connection], T]) -> T:
@@ -125,22 +158,19 @@ class PostgresBackend:
             return fn(conn)
 
     async def run(self, fn: Callable[[Connection], T], *, write: bool = True) -> T:
-        """Run ``fn`` in one transaction on a pooled connection."""
-        async with self.slots, self.engine.connect() as aconn:
+        """Run ``fn`` in one transaction on a connection of its own."""
+        aconn, raw = await self.take()
+        try:
             return await aconn.run_sync(self._in_tx, fn)
+        finally:
+            await self.give_back(aconn, raw)
 
     async def begin_turn(self, database: Database, user_hash: str, update_id: int | None) -> PgTurn:
         """Lock the person, see whether the update is a duplicate, read the row: one call."""
-        await self.slots.acquire()  # released by PgTurn.release, whatever happens
-        try:
-            aconn = await self.engine.connect()
-        except BaseException:
-            self.slots.release()
-            raise
+        aconn, raw = await self.take()  # given back by PgTurn.release, whatever happens
         turn = PgTurn(self, database, aconn, update_id)
+        turn.raw = raw
         try:
-            raw: Any = (await aconn.get_raw_connection()).driver_connection
-            turn.raw = raw
             row = await raw.fetchrow(BEGIN_TURN, lock_key(user_hash), user_hash, update_id)
             turn.loaded = loaded_row(row, database.crypto)
         except BaseException:
@@ -160,8 +190,11 @@ class PostgresBackend:
             await asyncio.gather(*self.ending, return_exceptions=True)
 
     async def close(self) -> None:
-        """Close the pool."""
+        """Close every connection."""
         await self.settled()
+        idle, self.idle = self.idle, []
+        for aconn, _raw in idle:
+            await aconn.close()
         await self.engine.dispose()
 
 
@@ -256,16 +289,12 @@ class PgTurn:
     async def drop(self) -> None:
         """End the session (its lock goes with it) and give the slot back."""
         aconn, self.aconn, self.raw = self.aconn, None, None
-        try:
-            if aconn is not None:
-                await aconn.invalidate()
-                await aconn.close()
-        finally:
-            self.backend.slots.release()
+        if aconn is not None:
+            await aconn.invalidate()
+            await self.backend.give_back(aconn, None)
 
     async def release(self, *, unlock: bool) -> None:
-        """Let go of the person's lock, give the connection back to the pool and the slot to
-        the next in the queue."""
+        """Let go of the person's lock and give the connection back for the next use."""
         raw = self.raw
         if unlock and raw is not None:
             try:
@@ -278,8 +307,5 @@ class PgTurn:
                 await self.drop()
                 raise
         aconn, self.aconn, self.raw = self.aconn, None, None
-        try:
-            if aconn is not None:
-                await aconn.close()
-        finally:
-            self.backend.slots.release()
+        if aconn is not None:
+            await self.backend.give_back(aconn, raw)
