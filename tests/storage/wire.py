@@ -30,6 +30,14 @@ class RoundTrips:
         for _aconn, raw in backend.idle:  # connections the store keeps between uses
             self._wrap(raw)
         event.listen(backend.engine.sync_engine, "checkout", self._on_checkout)
+        take = backend.take
+
+        async def taken() -> tuple[Any, Any]:  # and those in use just now, when next taken
+            aconn, raw = await take()
+            self._wrap(raw)
+            return aconn, raw
+
+        backend.take = taken  # type: ignore[method-assign]
 
     def _on_checkout(self, dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
         self._wrap(dbapi_connection.driver_connection)
