@@ -26,12 +26,14 @@ from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.storage import db
+from bot.storage import models as m
 from bot.storage.crypto import Crypto
 from bot.storage.erasure import erase_conversation
 from bot.storage.errors import ConcurrentTurnError
 from bot.storage.hotpath import flush, in_one_statement, loaded
 from bot.storage.statements import Sql
 from bot.storage.turns import Loaded, Turn
+from bot.storage.views import Erasure
 
 if TYPE_CHECKING:
     from bot.storage.database import Database
@@ -251,27 +253,22 @@ class PgTurn:
             # (never while the lock is held; kept as a guard): nothing was written.
             raise ConcurrentTurnError("the conversation was changed by another process") from None
 
-    async def _erase(self, turn: Turn) -> Any:
-        """Erase through SQLAlchemy in one transaction (begun on the driver, so SQLAlchemy is
-        told not to begin one), marking the update."""
+    async def _erase(self, turn: Turn) -> Erasure:
+        """Mark the update and erase, through SQLAlchemy, in one transaction."""
         aconn, database = self.aconn, self.database
         assert aconn is not None
-        adapted: Any = (await aconn.get_raw_connection()).dbapi_connection
         cid, actor, update_id = self.loaded.conversation_id, turn.writes.erase_actor, self.update_id
-        await self.raw.execute("BEGIN")
-        if update_id is not None:
-            marking = {"update_id": update_id, "at": database.now()}
-            if await PgDriver(self.raw).count(database.sql.mark_update, marking) != 1:
-                raise ConcurrentTurnError("the update was processed by another process meanwhile")
-        adapted.autocommit = True
-        try:
-            erasure = await aconn.run_sync(
-                lambda conn: erase_conversation(conn, database.crypto, cid, database.now(), actor)
-            )
-        finally:
-            adapted.autocommit = False
-        await self.raw.execute("COMMIT")
-        return erasure
+
+        def erase(conn: Connection) -> Erasure:
+            with conn.begin():
+                now = database.now()
+                if update_id is not None:
+                    mark = database.insert(m.processed_updates).on_conflict_do_nothing()
+                    if conn.execute(mark, {"update_id": update_id, "at": now}).rowcount != 1:
+                        raise ConcurrentTurnError("the update was processed meanwhile")
+                return erase_conversation(conn, database.crypto, cid, now, actor)
+
+        return await aconn.run_sync(erase)
 
     async def abandon(self) -> None:
         """Roll back what was begun, let go of the lock and give the connection back (or end
