@@ -7,7 +7,8 @@ database and warms it up. Then, by default, profiles ``--updates`` updates with 
 and prints its call tree (the HTML report goes to ``benchmarks/results/profile-<db>.html``).
 With ``--stages`` it instead times each stage of an update (storage, engine, sending, ...)
 with a clock around it, one update at a time, and prints microseconds per update beside the
-floor's whole update: the table the README's performance section quotes.
+floor's whole update: the table the README's performance section quotes (on PostgreSQL
+also the round trips per update, counted on the wire, statement preparations left out).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from bot import conversations
 from bot.channels.telegram import handlers
 from bot.engine import engine as engine_module
 from bot.storage import store
+from tests.storage.wire import RoundTrips
 
 #: (label, owner, attribute, is a coroutine): the stages timed by ``--stages``, outermost
 #: first. Nested stages are included in the ones around them.
@@ -123,8 +125,10 @@ async def stages(kind: str, updates: int, pg_url: str) -> str:
     try:
         await full.run(traffic.stream(max(500, updates // 5)), 1)
         stream = traffic.stream(updates)
+        trips = RoundTrips(full.store) if kind == "postgresql" else None
         with timed_stages() as totals:
             run = await full.run(stream, 1)
+        wire = None if trips is None else await trips.settled()
         floor, floor_driver = await floor_app()
         await floor_driver.run(traffic.stream(max(500, updates // 5)), 1)
         floor_run = await floor_driver.run(traffic.stream(updates), 1)
@@ -145,6 +149,8 @@ async def stages(kind: str, updates: int, pg_url: str) -> str:
         lines.append(f"{label:52} {seconds * per:10.0f} {int(calls):7}")
     floor_per = floor_run.seconds * 1e6 / floor_run.updates
     lines.append(f"{'whole update, floor (PTB alone, one reply)':52} {floor_per:10.0f}")
+    if wire is not None:
+        lines.append(f"PostgreSQL round trips per update, on the wire: {wire / run.updates:.2f}")
     return "\n".join(lines)
 
 

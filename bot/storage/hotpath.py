@@ -50,20 +50,30 @@ async def load(drv: Driver, s: Statements, crypto: Crypto, user_hash: str) -> Lo
     return loaded(await drv.row(s.select_conversation, {"h": user_hash}), crypto)
 
 
+def in_one_statement(turn: Turn) -> bool:
+    """True when PostgreSQL writes the whole turn in one statement (``flush``), which then needs
+    no transaction block: a save with its answers, or only the update's mark, or nothing."""
+    w = turn.writes
+    if w.erase or w.outcomes or w.consents or w.contact or w.referrals or w.outbox:
+        return False
+    return w.alerts is False and (w.save is not None or not w.answers)
+
+
 async def flush(
     drv: Driver, s: Statements, crypto: Crypto, turn: Turn, now: datetime, *, mark: bool
 ) -> None:
-    """Write everything the turn buffered (inside the caller's transaction); ``mark``: also
-    mark the update processed (SQLite; PostgreSQL marks it when the turn begins)."""
+    """Write everything the turn buffered (inside the caller's transaction, if any) and, when
+    ``mark``, mark the update processed. On PostgreSQL a save, its answers and the mark are
+    one statement (``statements.py``)."""
     t = drv.time(now)
-    marking = {"update_id": turn.update_id, "at": t}
-    if mark and turn.update_id is not None and await drv.count(s.mark_update, marking) != 1:
-        raise ConcurrentTurnError("the update was processed by another process meanwhile")
     w = turn.writes
     cid: int | None
-    if s.save_with_answers is not None and w.save is not None and not turn.is_new:
-        cid = await _save_with_answers(drv, s.save_with_answers, crypto, turn, t)
+    if s.pg and w.save is not None:
+        cid = await _save_in_one(drv, s, crypto, turn, t, mark=mark)
     else:
+        marking = {"update_id": turn.update_id, "at": t}
+        if mark and turn.update_id is not None and await drv.count(s.mark_update, marking) != 1:
+            raise ConcurrentTurnError("the update was processed by another process meanwhile")
         cid = await _save_conversation(drv, s, crypto, turn, t)
         if cid is not None and w.answers:
             await drv.many(s.insert_answer, _answer_rows(drv, crypto, w, cid, t))
@@ -88,15 +98,18 @@ def _conversation_values(crypto: Crypto, saved: Save, t: Any) -> dict[str, Any]:
     }
 
 
-async def _save_with_answers(drv: Driver, q: Sql, crypto: Crypto, turn: Turn, t: Any) -> int:
-    """PostgreSQL: update the conversation and add its answers in one round trip."""
+async def _save_in_one(
+    drv: Driver, s: Statements, crypto: Crypto, turn: Turn, t: Any, *, mark: bool
+) -> int:
+    """PostgreSQL: save (or create) the conversation, mark the update (when ``mark``) and add
+    the answers in one statement; the conversation's id."""
     loaded, w = turn.loaded, turn.writes
     cid = loaded.conversation_id
-    assert w.save is not None and cid is not None
-    rows = _answer_rows(drv, crypto, w, cid, t)
+    assert w.save is not None and s.save_with_answers and s.create_with_answers
+    rows = _answer_rows(drv, crypto, w, 0, t)
     chat = None if w.chat_id is None or loaded.has_chat else crypto.encrypt(str(w.chat_id))
     values = _conversation_values(crypto, w.save, t)
-    values.update(b_id=cid, b_version=loaded.version, b_update=turn.update_id, chat_enc=chat)
+    values.update(b_update=turn.update_id if mark else None, chat_enc=chat)
     values.update(
         facts=[r["fact"] for r in rows],
         values=[r["value_enc"] for r in rows],
@@ -104,7 +117,11 @@ async def _save_with_answers(drv: Driver, q: Sql, crypto: Crypto, turn: Turn, t:
         units=[r["unit"] for r in rows],
         times=[r["answered_at"] for r in rows],
     )
-    if (await drv.row(q, values))[0] != 1:
+    if cid is None:
+        values["user_hash"] = turn.user_hash
+        return int((await drv.row(s.create_with_answers, values))[0])
+    values.update(b_id=cid, b_version=loaded.version)
+    if (await drv.row(s.save_with_answers, values))[0] != 1:
         raise ConcurrentTurnError("the conversation was changed by another process")
     return cid
 

@@ -85,7 +85,7 @@ class Statements:
             _C.c.record_enc,
             _C.c.chat_enc.is_not(None),
         ).where(_C.c.user_hash == bindparam("h"))
-        self.select_conversation = self._q(conversation.with_for_update() if pg else conversation)
+        self.select_conversation = self._q(conversation)
         self.select_processed = self._q(
             select(_PU.c.update_id).where(_PU.c.update_id == bindparam("u"))
         )
@@ -93,7 +93,9 @@ class Statements:
         self._conversation_writes()
         self._child_writes()
         self._handoff_writes()
+        #: PostgreSQL only: a usual turn's writes, each in one statement (see below).
         self.save_with_answers = _PG_SAVE_WITH_ANSWERS if pg else None
+        self.create_with_answers = _PG_CREATE_WITH_ANSWERS if pg else None
 
     def _q(self, stmt: ClauseElement, keys: Sequence[str] | None = None) -> Sql:
         return Sql(stmt, self.dialect, keys)
@@ -198,9 +200,21 @@ class Statements:
         )
 
 
-#: PostgreSQL: the usual turn's writes in one statement (one round trip): the conversation
-#: saved under its version check (and its chat set if it had none), and its answers, which are
-#: only inserted when the update matched. The count of rows updated comes back.
+_ANSWERS_FROM_ARRAYS = """answered AS (
+    INSERT INTO answers (conversation_id, fact, value_enc, raw_enc, unit, answered_at)
+    SELECT saved.id, a.fact, a.value_enc, a.raw_enc, a.unit, a.answered_at
+    FROM saved, unnest({0}::varchar[], {1}::text[], {2}::text[], {3}::varchar[],
+        {4}::timestamptz[]) WITH ORDINALITY AS a(fact, value_enc, raw_enc, unit, answered_at, n)
+    ORDER BY a.n
+)"""
+_ANSWER_ARRAYS = ("facts", "values", "raws", "units", "times")
+
+#: PostgreSQL: the usual turn's writes in one statement, so in one round trip that also
+#: commits when the turn runs outside a transaction block: the conversation saved under its
+#: version check (and its chat set if it had none), the update marked processed and the answers
+#: added, the last two only when the conversation was saved. A plain INSERT marks the update:
+#: if it was marked meanwhile, the statement fails as a whole and writes nothing. The count of
+#: conversations saved comes back (0: changed meanwhile, nothing written).
 _PG_SAVE_WITH_ANSWERS = Sql.text(
     """WITH saved AS (
     UPDATE conversations SET record_enc = $1, status = $2, lang = $3, source = $4,
@@ -209,13 +223,12 @@ _PG_SAVE_WITH_ANSWERS = Sql.text(
         chat_enc = COALESCE(chat_enc, $9::text)
     WHERE id = $10 AND version = $11
     RETURNING id
-), answered AS (
-    INSERT INTO answers (conversation_id, fact, value_enc, raw_enc, unit, answered_at)
-    SELECT saved.id, a.fact, a.value_enc, a.raw_enc, a.unit, a.answered_at
-    FROM saved, unnest($12::varchar[], $13::text[], $14::text[], $15::varchar[],
-        $16::timestamptz[]) WITH ORDINALITY AS a(fact, value_enc, raw_enc, unit, answered_at, n)
-    ORDER BY a.n
-)
+), marked AS (
+    INSERT INTO processed_updates (update_id, at)
+    SELECT $8::bigint, $7 FROM saved WHERE $8::bigint IS NOT NULL
+), """
+    + _ANSWERS_FROM_ARRAYS.format("$12", "$13", "$14", "$15", "$16")
+    + """
 SELECT count(*) FROM saved""",
     (
         "record_enc",
@@ -229,10 +242,36 @@ SELECT count(*) FROM saved""",
         "chat_enc",
         "b_id",
         "b_version",
-        "facts",
-        "values",
-        "raws",
-        "units",
-        "times",
+        *_ANSWER_ARRAYS,
+    ),
+)
+
+#: PostgreSQL: a new conversation's first turn in one statement: the conversation created, the
+#: update marked processed, the answers added. Its id comes back.
+_PG_CREATE_WITH_ANSWERS = Sql.text(
+    """WITH saved AS (
+    INSERT INTO conversations (record_enc, status, lang, source, flow_id, flow_version,
+        updated_at, created_at, user_hash, chat_enc, version, last_update_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9::text, 1, $10::bigint)
+    RETURNING id
+), marked AS (
+    INSERT INTO processed_updates (update_id, at)
+    SELECT $10::bigint, $7 FROM saved WHERE $10::bigint IS NOT NULL
+), """
+    + _ANSWERS_FROM_ARRAYS.format("$11", "$12", "$13", "$14", "$15")
+    + """
+SELECT id FROM saved""",
+    (
+        "record_enc",
+        "status",
+        "lang",
+        "source",
+        "flow_id",
+        "flow_version",
+        "updated_at",
+        "user_hash",
+        "chat_enc",
+        "b_update",
+        *_ANSWER_ARRAYS,
     ),
 )

@@ -1,13 +1,15 @@
 """PostgreSQL: any number of bot processes on one database, through asyncpg.
 
-A turn holds one transaction from its beginning to its end, on one pooled connection: it
-begins, takes a transaction-scoped advisory lock on the conversation and marks the update
-processed (one round trip), then reads the row ``FOR UPDATE`` (a second); when it ends it
-saves the conversation and adds its answers in one statement (``statements.py``), writes any
-other rows (one round trip per kind, rare: the end of a screening) and commits. A usual update
-takes four round trips. A second process with an update for the
-same person waits for the first to commit, so order holds across processes, and a re-delivered
-update waits and is then seen as a duplicate. At most ``db.PG_MAX_CONNECTIONS`` turns and
+A turn holds the person's advisory lock (session-level) on one pooled connection from its
+read to its write, and no transaction block while the engine runs. A usual update is two round
+trips before its reply may be sent: one call takes the lock, checks the update was not processed
+and reads the conversation (``trialbot_begin_turn``), and one statement saves the conversation,
+marks the update and adds the answers, committing as it returns (``statements.py``). A third,
+after the commit and while the replies go out, lets go of the lock and gives the connection back.
+A turn with more to write (the end of a screening, an erasure) writes between ``BEGIN`` and
+``COMMIT``. A second process with an update for the same person waits for the lock, so order
+holds across processes, and a re-delivered update waits and is then seen as a duplicate.
+At most ``db.PG_MAX_CONNECTIONS`` turns and
 queries of one process hold connections at once; the rest queue first come, first served, in
 front of the pool (which is not fair itself).
 """
@@ -17,17 +19,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.storage import db
+from bot.storage import models as m
+from bot.storage.crypto import Crypto
 from bot.storage.erasure import erase_conversation
-from bot.storage.hotpath import flush, load
+from bot.storage.errors import ConcurrentTurnError
+from bot.storage.hotpath import flush, in_one_statement, loaded
 from bot.storage.statements import Sql
 from bot.storage.turns import Loaded, Turn
+from bot.storage.views import Erasure
 
 if TYPE_CHECKING:
     from bot.storage.database import Database
@@ -62,24 +68,44 @@ def lock_key(user_hash: str) -> int:
     return int.from_bytes(bytes.fromhex(user_hash[:16]), "big", signed=True)
 
 
-def pg_begin(user_hash: str, update_id: int | None, at: datetime) -> str:
-    """A turn's first round trip, as one simple-protocol batch: begin, take the conversation's
-    advisory lock, mark the update processed. The status of the last statement ("INSERT 0 1"
-    / "INSERT 0 0") says whether the update is new. Only integers and a time made here are
-    written into the text.
+#: A turn's first round trip: take the person's advisory lock (held by the session until the
+#: turn ends), then see whether the update was processed and read the conversation. A
+#: function, because each statement of a volatile PL/pgSQL function reads with a snapshot of
+#: its own, taken when the statement starts: the reads come after the lock is granted, so they
+#: see whatever the previous holder committed (one plain statement would read with the snapshot
+#: taken before it waited for the lock). Made in ``pg_temp`` when a connection opens: it lives
+#: and dies with the session, and needs no migration. No row: a new conversation.
+TURN_FUNCTION = """CREATE FUNCTION pg_temp.trialbot_begin_turn(k bigint, h text, u bigint)
+RETURNS TABLE (duplicate boolean, id bigint, version bigint, status text, record_enc text,
+    has_chat boolean)
+LANGUAGE plpgsql VOLATILE AS $fn$
+BEGIN
+    PERFORM pg_advisory_lock(k);
+    IF u IS NOT NULL AND EXISTS (SELECT 1 FROM processed_updates p WHERE p.update_id = u) THEN
+        RETURN QUERY SELECT true, NULL::bigint, NULL::bigint, NULL::text, NULL::text, false;
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT false, c.id::bigint, c.version::bigint, c.status::text,
+        c.record_enc::text, c.chat_enc IS NOT NULL
+        FROM conversations c WHERE c.user_hash = h;
+END
+$fn$"""
+BEGIN_TURN = "SELECT * FROM pg_temp.trialbot_begin_turn($1, $2, $3)"
+UNIQUE_VIOLATION = "23505"
+#: Let go of the person's lock (the session holds no other advisory lock).
+UNLOCK = "SELECT pg_advisory_unlock_all()"
 
-    The lock is taken before the insert, so a re-delivered update waits for the first
-    delivery to commit and is then a duplicate; turns of one person are serialised across
-    processes.
-    """
-    sql = f"BEGIN; SELECT pg_advisory_xact_lock({lock_key(user_hash):d})"
-    if update_id is None:
-        return sql
-    stamp = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00")
-    return (
-        f"{sql}; INSERT INTO processed_updates (update_id, at) "
-        f"VALUES ({int(update_id):d}, '{stamp}') ON CONFLICT DO NOTHING"
-    )
+
+def create_turn_function(dbapi_connection: Any, _record: Any) -> None:
+    """SQLAlchemy's ``connect`` event: give the new session ``trialbot_begin_turn``."""
+    dbapi_connection.run_async(lambda conn: conn.execute(TURN_FUNCTION))
+
+
+def loaded_row(row: Any, crypto: Crypto) -> Loaded:
+    """What ``trialbot_begin_turn`` returned, as loaded."""
+    if row is not None and row[0]:
+        return Loaded(duplicate=True)
+    return loaded(None if row is None else row[1:], crypto)
 
 
 class PostgresBackend:
@@ -88,9 +114,45 @@ class PostgresBackend:
     def __init__(self, engine: AsyncEngine, slots: int = db.PG_MAX_CONNECTIONS) -> None:
         self.engine = engine
         self.dialect = engine.dialect
+        event.listen(engine.sync_engine, "connect", create_turn_function)
         # asyncio.Semaphore is FIFO (a newcomer queues behind waiters); SQLAlchemy's pool is
         # not, so nobody is let through to the pool unless a connection is there for them.
         self.slots = asyncio.Semaphore(slots)
+        #: Connections kept checked out between uses (with their asyncpg connection), at most
+        #: one per slot: taking one costs nothing, where SQLAlchemy's check-out and check-in
+        #: cost about as much as a round trip.
+        self.idle: list[tuple[AsyncConnection, Any]] = []
+        #: Turns letting go of their lock and connection after their commit.
+        self.ending: set[asyncio.Task[None]] = set()
+
+    async def take(self) -> tuple[AsyncConnection, Any]:
+        """A slot and a connection (an idle one, else one from the pool)."""
+        await self.slots.acquire()
+        try:
+            if self.idle:
+                return self.idle.pop()
+            aconn = await self.engine.connect()
+        except BaseException:
+            self.slots.release()
+            raise
+        try:
+            return aconn, (await aconn.get_raw_connection()).driver_connection
+        except BaseException:
+            await self.give_back(aconn, None)
+            raise
+
+    async def give_back(self, aconn: AsyncConnection, raw: Any) -> None:
+        """Keep a connection for the next use when it is sound and outside any transaction;
+        else end it. The slot goes to the next in the queue."""
+        try:
+            if raw is not None and not aconn.invalidated and not raw.is_closed():
+                if not raw.is_in_transaction() and not aconn.in_transaction():
+                    self.idle.append((aconn, raw))
+                    return
+                await aconn.invalidate()
+            await aconn.close()
+        finally:
+            self.slots.release()
 
     @staticmethod
     def _in_tx(conn: Connection, fn: Callable[[Connection], T]) -> T:
@@ -98,40 +160,51 @@ class PostgresBackend:
             return fn(conn)
 
     async def run(self, fn: Callable[[Connection], T], *, write: bool = True) -> T:
-        """Run ``fn`` in one transaction on a pooled connection."""
-        async with self.slots, self.engine.connect() as aconn:
+        """Run ``fn`` in one transaction on a connection of its own."""
+        aconn, raw = await self.take()
+        try:
             return await aconn.run_sync(self._in_tx, fn)
+        finally:
+            await self.give_back(aconn, raw)
 
     async def begin_turn(self, database: Database, user_hash: str, update_id: int | None) -> PgTurn:
-        """Begin the transaction, lock the person, mark the update, read the row."""
-        await self.slots.acquire()  # released by PgTurn.release, whatever happens
-        try:
-            aconn = await self.engine.connect()
-        except BaseException:
-            self.slots.release()
-            raise
+        """Lock the person, see whether the update is a duplicate, read the row: one call."""
+        aconn, raw = await self.take()  # given back by PgTurn.release, whatever happens
         turn = PgTurn(self, database, aconn, update_id)
+        turn.raw = raw
         try:
-            raw: Any = (await aconn.get_raw_connection()).driver_connection
-            turn.raw = raw
-            status = await raw.execute(pg_begin(user_hash, update_id, database.now()))
-            if update_id is not None and status.endswith(" 0"):
-                await raw.execute("ROLLBACK")
-                turn.loaded = Loaded(duplicate=True)
-            else:
-                turn.loaded = await load(PgDriver(raw), database.sql, database.crypto, user_hash)
+            row = await raw.fetchrow(BEGIN_TURN, lock_key(user_hash), user_hash, update_id)
+            turn.loaded = loaded_row(row, database.crypto)
         except BaseException:
-            await turn.abandon()
+            await turn.drop()  # the lock may or may not be held: end the session
             raise
         return turn
 
+    def settle(self, turn: PgTurn) -> None:
+        """Let go of a committed turn's lock and connection while its replies go out."""
+        task = asyncio.get_running_loop().create_task(turn.release(unlock=True))
+        self.ending.add(task)
+        task.add_done_callback(self.ending.discard)
+
+    async def settled(self) -> None:
+        """Wait until every committed turn has let go of its lock and connection."""
+        while self.ending:
+            await asyncio.gather(*self.ending, return_exceptions=True)
+
     async def close(self) -> None:
-        """Close the pool."""
+        """Close every connection."""
+        await self.settled()
+        idle, self.idle = self.idle, []
+        for aconn, _raw in idle:
+            await aconn.close()
         await self.engine.dispose()
 
 
 class PgTurn:
-    """A turn on PostgreSQL: one transaction holding the person's lock, on one connection."""
+    """A turn on PostgreSQL: the person's lock on one connection, from the read to the write.
+
+    The usual turn writes in one statement outside a transaction block, which commits when it
+    returns; other turns write between ``BEGIN`` and ``COMMIT``."""
 
     __slots__ = ("aconn", "backend", "database", "loaded", "raw", "update_id")
 
@@ -150,61 +223,86 @@ class PgTurn:
         self.loaded = Loaded(duplicate=False)
 
     async def commit(self, turn: Turn) -> None:
-        """Write what the turn buffered and commit; give the connection back."""
-        if turn.duplicate:
-            await self.release()
-            return
-        database = self.database
+        """Write what the turn buffered, committed before this returns; then let go."""
         try:
-            if turn.writes.erase:
+            if turn.duplicate:
+                pass
+            elif turn.writes.erase:
                 turn.erasure = await self._erase(turn)
+            elif in_one_statement(turn):
+                await self._write(turn)
             else:
-                drv = PgDriver(self.raw)
-                await flush(drv, database.sql, database.crypto, turn, database.now(), mark=False)
-            await self.raw.execute("COMMIT")
+                await self.raw.execute("BEGIN")
+                await self._write(turn)
+                await self.raw.execute("COMMIT")
         except BaseException:
             await self.abandon()
             raise
-        await self.release()
+        self.backend.settle(self)
 
-    async def _erase(self, turn: Turn) -> Any:
-        """Erase through SQLAlchemy inside this turn's own transaction (begun on the driver,
-        so SQLAlchemy is told not to begin one)."""
+    async def _write(self, turn: Turn) -> None:
+        database = self.database
+        try:
+            await flush(
+                PgDriver(self.raw), database.sql, database.crypto, turn, database.now(), mark=True
+            )
+        except Exception as exc:
+            if getattr(exc, "sqlstate", None) != UNIQUE_VIOLATION:
+                raise
+            # The update was marked, or the conversation created, by another turn meanwhile
+            # (never while the lock is held; kept as a guard): nothing was written.
+            raise ConcurrentTurnError("the conversation was changed by another process") from None
+
+    async def _erase(self, turn: Turn) -> Erasure:
+        """Mark the update and erase, through SQLAlchemy, in one transaction."""
         aconn, database = self.aconn, self.database
         assert aconn is not None
-        adapted: Any = (await aconn.get_raw_connection()).dbapi_connection
-        cid, actor = self.loaded.conversation_id, turn.writes.erase_actor
-        adapted.autocommit = True
-        try:
-            return await aconn.run_sync(
-                lambda conn: erase_conversation(conn, database.crypto, cid, database.now(), actor)
-            )
-        finally:
-            adapted.autocommit = False
+        cid, actor, update_id = self.loaded.conversation_id, turn.writes.erase_actor, self.update_id
+
+        def erase(conn: Connection) -> Erasure:
+            with conn.begin():
+                now = database.now()
+                if update_id is not None:
+                    mark = database.insert(m.processed_updates).on_conflict_do_nothing()
+                    if conn.execute(mark, {"update_id": update_id, "at": now}).rowcount != 1:
+                        raise ConcurrentTurnError("the update was processed meanwhile")
+                return erase_conversation(conn, database.crypto, cid, now, actor)
+
+        return await aconn.run_sync(erase)
 
     async def abandon(self) -> None:
-        """Roll back (or drop a broken connection) and give the connection back."""
-        raw, aconn = self.raw, self.aconn
+        """Roll back what was begun, let go of the lock and give the connection back (or end
+        the session when the connection is in doubt: that lets go of the lock too)."""
+        raw = self.raw
         try:
             if raw is not None and not raw.is_closed() and raw.is_in_transaction():
                 await raw.execute("ROLLBACK")
         except Exception:
             log.warning("rollback failed; dropping the connection", exc_info=True)
-        try:
-            if (
-                aconn is not None
-                and raw is not None
-                and (raw.is_closed() or raw.is_in_transaction())
-            ):
-                await aconn.invalidate()
-        finally:
-            await self.release()
+            await self.drop()
+            return
+        await self.release(unlock=True)
 
-    async def release(self) -> None:
-        """Give the connection back to the pool, and the slot to the next in the queue."""
+    async def drop(self) -> None:
+        """End the session (its lock goes with it) and give the slot back."""
         aconn, self.aconn, self.raw = self.aconn, None, None
-        try:
-            if aconn is not None:
-                await aconn.close()
-        finally:
-            self.backend.slots.release()
+        if aconn is not None:
+            await aconn.invalidate()
+            await self.backend.give_back(aconn, None)
+
+    async def release(self, *, unlock: bool) -> None:
+        """Let go of the person's lock and give the connection back for the next use."""
+        raw = self.raw
+        if unlock and raw is not None:
+            try:
+                await raw.execute(UNLOCK)
+            except Exception:
+                log.warning("unlock failed; dropping the connection", exc_info=True)
+                await self.drop()
+                return
+            except BaseException:
+                await self.drop()
+                raise
+        aconn, self.aconn, self.raw = self.aconn, None, None
+        if aconn is not None:
+            await self.backend.give_back(aconn, raw)
