@@ -107,8 +107,9 @@ async def test_the_handoff_turn_writes_in_one_transaction(pg_store: Store) -> No
     await trips.settled()
     code = await _handoff(pg_store, "tg:2", 2)
     # the read; BEGIN; save + answers + mark; outcome; consent; contact; referral; its history;
-    # outbox; COMMIT (the end of a screening: once per patient)
-    assert (trips.take(), await trips.settled()) == (10, 1)
+    # outbox; COMMIT (the end of a screening: once per patient). After the reply: let go of the
+    # lock (1), and tell the other processes' outbox workers (BEGIN, NOTIFY, COMMIT: 3)
+    assert (trips.take(), await trips.settled()) == (10, 4)
     details = await pg_store.referral(code)
     assert details is not None and details.status == "new"
 

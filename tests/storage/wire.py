@@ -25,6 +25,7 @@ class RoundTrips:
         backend = store.database.backend
         assert isinstance(backend, PostgresBackend)
         self.backend = backend
+        self.database = store.database
         self.sent: Counter[str] = Counter()
         self._wrapped: set[int] = set()
         for _aconn, raw in backend.idle:  # connections the store keeps between uses
@@ -62,6 +63,8 @@ class RoundTrips:
         return trips
 
     async def settled(self) -> int:
-        """Round trips since the last call once every turn has let go of its connection."""
+        """Round trips since the last call once every turn has let go of its connection and
+        every NOTIFY to other processes has gone out."""
         await self.backend.settled()
+        await self.database.settle()
         return self.take()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from telegram.error import RetryAfter
 
-from bot.channels.telegram.sendpace import SendLimiter, SendLimits, SendPacer, send_weight
+from bot.channels.telegram.sendpace import SendLimiter, SendLimits, SendPacer, messages_in
 from tests.telegram.fakeclock import FakeClock, settle
 
 
@@ -234,8 +234,8 @@ async def test_a_send_holds_its_place_until_its_answer_within_the_allowance(
 async def test_time_compression_and_weights(clock: FakeClock, api: Api) -> None:
     limits = SendLimits(per_second=300.0, time_scale=10.0)
     assert (limits.count, limits.window) == (30, 0.1)
-    assert send_weight("sendMediaGroup", {"media": [1, 2, 3]}) == 3
-    assert send_weight("editMessageText", {"chat_id": 1}) == 0
+    assert messages_in("sendMediaGroup", {"media": [1, 2, 3]}) == 3
+    assert messages_in("editMessageText", {"chat_id": 1}) == 0
     lim = SendLimiter(SendPacer(limits, clock))
     tasks = [call(lim, api, 1000 + n) for n in range(60)]
     tasks += [call(lim, api, 5, method="sendMediaGroup", media=["a", "b"]) for _ in range(2)]

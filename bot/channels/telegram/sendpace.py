@@ -95,7 +95,7 @@ class SendLimits:
         return self.count / self.per_second
 
 
-def send_weight(endpoint: str, data: dict[str, Any]) -> int:
+def messages_in(endpoint: str, data: dict[str, Any]) -> int:
     """Return how many messages a call sends (0 for a call that sends none)."""
     if endpoint not in SENDS:
         return 0
@@ -123,7 +123,7 @@ class Slot:
     """One send's place in the windows: counted until ``held`` plus each window's length."""
 
     held: float  # release + allowance while in flight; then when its answer came, if sooner
-    weight: int
+    size: int
     lane: Lane
 
 
@@ -133,7 +133,7 @@ class Waiter:
 
     ticket: int
     seq: int  # unique: a retried send keeps its ticket
-    weight: int
+    size: int
     lane: Lane
     future: asyncio.Future[Slot]
 
@@ -145,32 +145,32 @@ class Window:
         """Start empty."""
         self.limit, self.length = limit, length
         self.slots: deque[Slot] = deque()
-        self.total = 0  # the weight of every slot listed (some may have expired early)
+        self.total = 0  # the size of every slot listed (some may have expired early)
 
     def add(self, slot: Slot) -> None:
         """Count ``slot``."""
         self.slots.append(slot)
-        self.total += slot.weight
+        self.total += slot.size
 
     def remove(self, slot: Slot) -> None:
         """Stop counting ``slot`` (a turn given back)."""
         with contextlib.suppress(ValueError):
             self.slots.remove(slot)
-            self.total -= slot.weight
+            self.total -= slot.size
 
     def counted(self, now: float) -> int:
-        """Return the weight that counts at ``now``."""
-        return sum(s.weight for s in self.slots if s.held + self.length > now)
+        """Return the size that counts at ``now``."""
+        return sum(s.size for s in self.slots if s.held + self.length > now)
 
-    def free_at(self, weight: int, now: float) -> float | None:
-        """Return when ``weight`` more fit, or None when they fit now."""
+    def free_at(self, size: int, now: float) -> float | None:
+        """Return when ``size`` more fit, or None when they fit now."""
         slots, length = self.slots, self.length
         while slots and slots[0].held + length <= now:
-            self.total -= slots.popleft().weight
-        over = self.total + min(weight, self.limit) - self.limit
+            self.total -= slots.popleft().size
+        over = self.total + min(size, self.limit) - self.limit
         if over <= 0:
             return None  # fits even counting every slot listed
-        ends = sorted((s.held + length, s.weight) for s in slots)
+        ends = sorted((s.held + length, s.size) for s in slots)
         over -= sum(w for end, w in ends if end <= now)
         for end, w in ends:
             if end > now and over > 0:
@@ -217,16 +217,16 @@ class SendPacer:
         """Return the next place in the queue."""
         return next(self._tickets)
 
-    async def acquire(self, key: int | str | None, weight: int, ticket: int) -> Slot:
-        """Wait for the turn of a send of ``weight`` messages to ``key``; return its slot."""
+    async def acquire(self, key: int | str | None, size: int, ticket: int) -> Slot:
+        """Wait for the turn of a send of ``size`` messages to ``key``; return its slot."""
         lane = self._lanes.get(key)
         if lane is None:
             lane = self._lanes[key] = Lane(key)
-        weight, now = min(weight, self.limits.count), self.clock.now()
-        if not self.waiting and self._may_go(lane, weight, now):
-            return self._take(lane, weight, now)  # nobody ahead: no queue to join
+        size, now = min(size, self.limits.count), self.clock.now()
+        if not self.waiting and self._may_go(lane, size, now):
+            return self._take(lane, size, now)  # nobody ahead: no queue to join
         future: asyncio.Future[Slot] = asyncio.get_running_loop().create_future()
-        waiter = Waiter(ticket, next(self._seq), weight, lane, future)
+        waiter = Waiter(ticket, next(self._seq), size, lane, future)
         lane.waiting.append(waiter)
         self.waiting += 1
         if len(lane.waiting) == 1:
@@ -243,7 +243,7 @@ class SendPacer:
         slot.held = min(slot.held, self.clock.now())
         lane = slot.lane
         if not is_group(lane.key):
-            lane.due = max(lane.due, slot.held + slot.weight * self.interval)
+            lane.due = max(lane.due, slot.held + slot.size * self.interval)
         self._kick.set()
 
     def pause(self, seconds: float) -> None:
@@ -293,11 +293,11 @@ class SendPacer:
             if not self._is_head(waiter):
                 heapq.heappop(self._ready)
                 continue
-            free_at = self._sent.free_at(waiter.weight, now)
+            free_at = self._sent.free_at(waiter.size, now)
             if free_at is not None:
                 return free_at
             heapq.heappop(self._ready)
-            at = self._lane_free_at(waiter.lane, waiter.weight, now)
+            at = self._lane_free_at(waiter.lane, waiter.size, now)
             if at is not None:  # an answer came since: its chat's turn moved on
                 heapq.heappush(self._later, (at, waiter.ticket, waiter.seq, waiter))
                 continue
@@ -309,24 +309,24 @@ class SendPacer:
         lane = waiter.lane
         lane.waiting.popleft()
         self.waiting -= 1
-        waiter.future.set_result(self._take(lane, waiter.weight, now))
+        waiter.future.set_result(self._take(lane, waiter.size, now))
         if lane.waiting:
             self._queue_head(lane, now)
 
-    def _may_go(self, lane: Lane, weight: int, now: float) -> bool:
-        """Return whether a send of ``weight`` to ``lane`` may go at ``now``."""
-        if now < self.paused_until or self._sent.free_at(weight, now) is not None:
+    def _may_go(self, lane: Lane, size: int, now: float) -> bool:
+        """Return whether a send of ``size`` to ``lane`` may go at ``now``."""
+        if now < self.paused_until or self._sent.free_at(size, now) is not None:
             return False
-        return self._lane_free_at(lane, weight, now) is None
+        return self._lane_free_at(lane, size, now) is None
 
-    def _take(self, lane: Lane, weight: int, now: float) -> Slot:
-        """Count a send of ``weight`` to ``lane`` going at ``now``; return its slot."""
-        slot = Slot(now + self.allowance, weight, lane)
+    def _take(self, lane: Lane, size: int, now: float) -> Slot:
+        """Count a send of ``size`` to ``lane`` going at ``now``; return its slot."""
+        slot = Slot(now + self.allowance, size, lane)
         self._sent.add(slot)
         if lane.sent is not None:
             lane.sent.add(slot)
         elif lane.key is not None:
-            lane.due = max(lane.due, now) + weight * self.interval
+            lane.due = max(lane.due, now) + size * self.interval
         if len(self._lanes) > self._prune_at:
             self._forget_idle(now)
             self._prune_at = max(1024, 2 * len(self._lanes))
@@ -335,22 +335,22 @@ class SendPacer:
     def _queue_head(self, lane: Lane, now: float) -> None:
         """Put the first send of ``lane`` in the queue: ready now, or at its chat's time."""
         waiter = lane.waiting[0]
-        at = self._lane_free_at(lane, waiter.weight, now)
+        at = self._lane_free_at(lane, waiter.size, now)
         if at is None:
             heapq.heappush(self._ready, (waiter.ticket, waiter.seq, waiter))
         else:
             heapq.heappush(self._later, (at, waiter.ticket, waiter.seq, waiter))
 
-    def _lane_free_at(self, lane: Lane, weight: int, now: float) -> float | None:
-        """Return when ``lane``'s chat lets ``weight`` messages go, or None for now."""
+    def _lane_free_at(self, lane: Lane, size: int, now: float) -> float | None:
+        """Return when ``lane``'s chat lets ``size`` messages go, or None for now."""
         if lane.key is None:
             return None
         if is_group(lane.key):
             if lane.sent is None:
                 lane.sent = Window(self.limits.group_per_minute, self.group_window)
-            return lane.sent.free_at(weight, now)
+            return lane.sent.free_at(size, now)
         burst = max(self.limits.chat_burst, 1)
-        at = lane.due - (burst - min(weight, burst)) * self.interval
+        at = lane.due - (burst - min(size, burst)) * self.interval
         return at if at > now else None
 
     def _is_head(self, waiter: Waiter) -> bool:
@@ -417,12 +417,12 @@ class SendLimiter(BaseRateLimiter[int]):
     ) -> Result:
         """Send when the limits allow (other calls at once); wait out and retry a 429."""
         retries = self.max_retries if rate_limit_args is None else rate_limit_args
-        weight = send_weight(endpoint, data)
-        if not weight:
+        size = messages_in(endpoint, data)
+        if not size:
             return await self._unpaced(callback, args, kwargs, retries)
         key, ticket = lane_key(data), self.pacer.ticket()
         for attempt in itertools.count():
-            slot = await self.pacer.acquire(key, weight, ticket)
+            slot = await self.pacer.acquire(key, size, ticket)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
