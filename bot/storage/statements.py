@@ -262,13 +262,7 @@ _PG_CREATE_WITH_ANSWERS = Sql.text(
     + """
 SELECT id FROM saved""",
     (
-        "record_enc",
-        "status",
-        "lang",
-        "source",
-        "flow_id",
-        "flow_version",
-        "updated_at",
+        *_CONVERSATION_KEYS,
         "user_hash",
         "chat_enc",
         "b_update",
