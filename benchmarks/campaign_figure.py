@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 from bisect import bisect_left
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -39,16 +40,20 @@ def queued_seconds(run: Run) -> tuple[int, int]:
     return queued, sent
 
 
+def most_in_any(times: Iterable[float], window: float) -> int:
+    """Return the most of ``times`` in any ``window`` seconds (one at t counts until t + window)."""
+    ordered = sorted(times)
+    most, start = 0, 0
+    for end, t in enumerate(ordered):
+        while ordered[start] <= t - window:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
 def team_pace(run: Run) -> int:
     """The most messages the team chat got in any 60 campaign seconds."""
-    times = sorted(t for t, chat in run.sends if chat < 0)
-    window = 60.0 / run.opts.speed
-    most, j = 0, 0
-    for i, t in enumerate(times):
-        while times[j] <= t - window:
-            j += 1
-        most = max(most, i - j + 1)
-    return most
+    return most_in_any((t for t, chat in run.sends if chat < 0), 60.0 / run.opts.speed)
 
 
 def figure(run: Run, played: float, bot_cpu: float) -> dict[str, Any]:

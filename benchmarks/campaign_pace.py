@@ -18,20 +18,11 @@ import time
 from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
+from benchmarks.campaign_figure import most_in_any
 from bot.channels.telegram.sendpace import SendLimiter, SendLimits, SendPacer
 from tests.fakebotapi import FakeBotAPI
 
 CAP = 30
-
-
-def most_in_any(times: list[float], window: float) -> int:
-    """Return the most of ``times`` (sorted) in any ``window`` seconds."""
-    most, start = 0, 0
-    for end, t in enumerate(times):
-        while times[start] <= t - window:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
 
 
 async def pace(chats: int, each: int, speed: float) -> dict[str, float]:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from telegram.error import RetryAfter
 
+from benchmarks.campaign_figure import most_in_any
 from bot.channels.telegram.sendpace import SendLimiter, SendLimits, SendPacer, messages_in
 from tests.telegram.fakeclock import FakeClock, settle
 
@@ -56,14 +57,6 @@ def call(
     params = {"chat_id": chat, **data}
     return asyncio.ensure_future(
         lim.process_request(api, (method, chat, tag), {}, method, params, None)
-    )
-
-
-def most_in_any(times: list[float], window: float) -> int:
-    """The most calls in any ``window`` seconds (a call at t counts until t + window)."""
-    times = sorted(times)
-    return max(
-        (sum(1 for u in times[i:] if u < t + window) for i, t in enumerate(times)), default=0
     )
 
 
