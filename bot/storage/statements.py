@@ -231,13 +231,7 @@ _PG_SAVE_WITH_ANSWERS = Sql.text(
     + """
 SELECT count(*) FROM saved""",
     (
-        "record_enc",
-        "status",
-        "lang",
-        "source",
-        "flow_id",
-        "flow_version",
-        "updated_at",
+        *_CONVERSATION_KEYS,
         "b_update",
         "chat_enc",
         "b_id",
