@@ -213,8 +213,11 @@ class OutboxWorker:
                     log.exception("outbox: %s lane failed; trying again", name)
                     idle = self.options.poll_interval
                 if idle is not None and not self._stopping:
+                    # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                    # cancel that lands as its wait ends, and the lane would then run on
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(wake.wait(), idle)
+                        async with asyncio.timeout(idle):
+                            await wake.wait()
         finally:
             self._wakes.discard(wake)
 

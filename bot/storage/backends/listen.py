@@ -81,8 +81,9 @@ class QueueListener:
         self.listening.set()
         self.listener()  # anything queued while nobody listened
         while not lost.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(lost.wait(), self.check_every)
+            with contextlib.suppress(TimeoutError):  # not wait_for: it can swallow a cancel
+                async with asyncio.timeout(self.check_every):
+                    await lost.wait()
             if not lost.is_set():
                 await conn.execute("SELECT 1", timeout=10)
         log.info("outbox listener: the connection closed; listening again")
