@@ -21,11 +21,12 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.request import BaseRequest, HTTPXRequest
+from telegram.request import BaseRequest
 
 from bot.channels.telegram.handlers import COMMANDS, TelegramChannel, command_menus
 from bot.channels.telegram.ordering import ChatQueues, PerChatUpdateProcessor
 from bot.channels.telegram.receipt import FAILED, Receiver
+from bot.channels.telegram.request import AiohttpRequest
 from bot.channels.telegram.sendpace import SendLimiter, SendLimits, SendPacer
 from bot.channels.telegram.webhook import WebhookServer
 from bot.config import Settings
@@ -126,9 +127,8 @@ def build_team_bot(settings: Settings, pacer: SendPacer | None = None) -> Bot:
         check_token(settings),
         base_url=settings.telegram_base_url,
         base_file_url=file_url(settings),
-        request=HTTPXRequest(
-            connection_pool_size=8, connect_timeout=10, read_timeout=20, write_timeout=20
-        ),
+        request=AiohttpRequest(8, connect_timeout=10, read_timeout=20, write_timeout=20),
+        get_updates_request=AiohttpRequest(1),  # never polls; PTB would make an httpx one
         rate_limiter=None if pacer is None else SendLimiter(pacer, max_retries=0, pauses=False),
     )
 
@@ -156,7 +156,9 @@ def build_application(
         .concurrent_updates(PerChatUpdateProcessor(64))
     )
     if request is None:
-        builder = builder.connect_timeout(10).read_timeout(15).get_updates_read_timeout(40)
+        builder = builder.request(
+            AiohttpRequest(256, connect_timeout=10, read_timeout=15)
+        ).get_updates_request(AiohttpRequest(1, connect_timeout=10, read_timeout=40))
     else:
         builder = builder.request(request).get_updates_request(request)
     app = builder.build()
