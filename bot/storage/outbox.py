@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -184,6 +184,32 @@ class Outbox:
             )
         )
         return await self.db.run(lambda c: c.execute(stmt).rowcount == 1)
+
+    async def release_claims(self, gone: Callable[[str], bool]) -> int:
+        """Give back, due as before, the items still claimed by workers for which
+        ``gone(worker_id)`` is true (a killed process's); return how many."""
+
+        def run(conn: Connection) -> int:
+            now = self.db.now()
+            held = (
+                select(_O.c.claimed_by)
+                .where(_O.c.status == "pending", _O.c.claimed_until >= now)
+                .distinct()
+            )
+            dead = [w for w in conn.execute(held).scalars() if w is not None and gone(w)]
+            if not dead:
+                return 0
+            stmt = (
+                update(_O)
+                .where(_O.c.status == "pending", _O.c.claimed_by.in_(dead))
+                .values(claimed_by=None, claimed_until=None)
+            )
+            return int(conn.execute(stmt).rowcount)
+
+        released = await self.db.run(run)
+        if released:
+            log.info("outbox: %d items claimed by a process that is gone were given back", released)
+        return released
 
     async def outbox_counts(self) -> dict[str, int]:
         """Number of outbox items per status."""

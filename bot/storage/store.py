@@ -87,6 +87,7 @@ class Store:
         self.claim_outbox = outbox.claim_outbox
         self.mark_sent = outbox.mark_sent
         self.mark_failed = outbox.mark_failed
+        self.release_claims = outbox.release_claims
         self.outbox_counts = outbox.outbox_counts
         self.referral = referrals.referral
         self.referrals = referrals.referrals

@@ -27,10 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import random
-import secrets
-import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +45,7 @@ from bot.team import (
     TEAM_REMINDER,
 )
 from bot.team.cards import TeamTexts
+from bot.team.claimers import claimer_gone, worker_name
 from bot.team.items import ItemSenders, digest_key, redaction
 from bot.team.pacing import Pacer
 from bot.team.reminders import queue_patient_notice, remind, remind_every
@@ -108,11 +106,6 @@ class Route:
     digest: Callable[[list[str]], Awaitable[None]]  # queue the digest items of these refs
 
 
-def worker_name() -> str:
-    """A worker id unique to this process (host, pid, random), at most 64 characters."""
-    return f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -170,6 +163,7 @@ class OutboxWorker:
 
     async def run(self) -> None:
         """Run every lane this process can deliver until :meth:`stop` or a cancel."""
+        await self._release_orphans()
         items = self.items
         lanes = []
         if self.sender is not None:
@@ -193,6 +187,14 @@ class OutboxWorker:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+
+    async def _release_orphans(self) -> None:
+        """Give back at once what a killed process of this machine still held (a restart
+        after a SIGKILL), rather than leave it for the rest of its lease."""
+        try:
+            await self.store.release_claims(claimer_gone)
+        except Exception:
+            log.warning("outbox: claims of gone processes not checked; their leases will expire")
 
     # -- lanes -------------------------------------------------------------------------
 

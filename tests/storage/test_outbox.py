@@ -87,6 +87,17 @@ async def test_delivery_lifecycle(store: Store, clock: Clock) -> None:
     assert await store.outbox_counts() == {"sent": 1}
 
 
+async def test_claims_of_a_gone_worker_are_given_back_due_as_before(store: Store) -> None:
+    await fill(store, 3)
+    [dead] = await store.claim_outbox("dead", 1)
+    [live] = await store.claim_outbox("live", 1)
+    assert await store.release_claims(lambda worker: worker == "dead") == 1
+    again = await store.claim_outbox("next", 10)
+    assert dead.id in {i.id for i in again} and live.id not in {i.id for i in again}
+    assert not await store.mark_sent(dead.id, "dead")  # its claim is gone
+    assert await store.mark_sent(live.id, "live")
+
+
 async def test_an_item_given_up_is_not_claimed_again(store: Store, clock: Clock) -> None:
     await store.enqueue("email", "mail-1", {})
     [item] = await store.claim_outbox("w", 1)

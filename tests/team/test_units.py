@@ -7,6 +7,8 @@ import csv
 import io
 import itertools
 import os
+import subprocess
+import sys
 import time
 import warnings
 from collections.abc import AsyncIterator
@@ -31,6 +33,7 @@ from bot.team.cards import (
     actions_for,
     utf16_len,
 )
+from bot.team.claimers import claimer_gone
 from bot.team.export import referrals_csv, safe_cell
 from bot.team.outbox import OutboxWorker, SendError, WorkerOptions, remind
 from bot.team.pacing import BACKGROUND, INTERACTIVE, Pacer
@@ -439,3 +442,29 @@ async def test_a_stop_gives_claimed_items_back(store: Store) -> None:
         await task
     again = await store.claim_outbox("another", 10, kinds=[REFERRAL_CARD])
     assert sorted(i.payload["ref"] for i in again) == sorted(refs)  # no lease to wait for
+
+
+async def test_a_killed_process_s_claims_are_sent_at_the_next_start(store: Store) -> None:
+    """A worker killed while it held a card (no release, no finally) leaves a lease of
+    minutes; the next start on this machine sees that process is gone and sends at once."""
+    ref = await make_referral(store, 60)
+    gone = _worker_id_of_an_ended_process()
+    assert await store.claim_outbox(gone, 10, kinds=[REFERRAL_CARD])  # then SIGKILLed
+    assert await store.claim_outbox("another", 10, kinds=[REFERRAL_CARD]) == []  # leased
+    sender = FakeSender()
+    await run_until(worker(store, sender), lambda: sender.cards)
+    assert sender.cards == [ref]
+
+
+async def test_a_live_process_s_claims_are_left_to_it(store: Store) -> None:
+    await make_referral(store, 61)
+    live = worker(store, FakeSender()).worker_id  # this process: it still runs
+    assert await store.claim_outbox(live, 10, kinds=[REFERRAL_CARD])
+    assert await store.release_claims(claimer_gone) == 0
+    assert await store.claim_outbox("another", 10, kinds=[REFERRAL_CARD]) == []
+
+
+def _worker_id_of_an_ended_process() -> str:
+    code = "from bot.team.claimers import worker_name; print(worker_name())"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, text=True)
+    return done.stdout.strip()
