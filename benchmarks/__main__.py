@@ -44,7 +44,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--scale-large", type=int, help="stored conversations, large (100,000)")
     p.add_argument("--burst", type=int, help="handoffs for the burst figure (500)")
     p.add_argument("--patients", type=int, help="patients of the campaign (1,000)")
-    p.add_argument("--speed", type=float, help="the campaign's time compression (10)")
+    p.add_argument("--speed", type=float, help="the campaign's time compression (3)")
     p.add_argument(
         "--pg",
         default=os.environ.get("TEST_POSTGRES_URL", DEFAULT_PG),
