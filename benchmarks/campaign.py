@@ -52,7 +52,7 @@ class CampaignOptions:
 
     patients: int = 1_000
     arrival_window: float = 60.0  # campaign seconds in which they all arrive
-    speed: float = 3.0  # time compression (at 10 the fake Bot API and the patients need a core of their own)
+    speed: float = 3.0  # time compression (at 10 the fake and the patients need a core)
     think_median: float = 6.0  # campaign seconds before an answer (taps; typed x 1.5)
     think_sigma: float = 0.5
     seed: int = 19
