@@ -75,3 +75,18 @@ def test_the_stage_timer_accounts_for_every_stage(tmp_path: Path) -> None:
     for stage in ("storage: open turn (read, decrypt)", "engine step", "replies (sendMessage)"):
         assert 0 < float(rows[stage][0]) < whole, stage
     assert float(rows["whole update, floor (PTB alone, one reply)"][0]) > 0
+
+
+def test_the_wake_cost_probe_splits_waiting_from_work(tmp_path: Path) -> None:
+    pg = [] if os.environ.get("TEST_POSTGRES_URL") else ["--no-pg"]
+    args = ("--updates", "120", "--rounds", "1", "--pause-ms", "2", *pg)
+    done = run("benchmarks.waking", *args, results=tmp_path)
+    rows = {line[:38].strip(): line[38:].split() for line in done.stdout.splitlines()[2:]}
+    wall, waiting, cpu, wakeups = map(float, rows["SQLite"])
+    assert wakeups < 0.5 and waiting < cpu  # a SQLite turn runs inline: no wait per update
+    wall, waiting, cpu, wakeups = map(float, rows["SQLite + 2 ms pause per update"])
+    assert waiting >= 2_000 and wakeups >= 1 and cpu > 0  # one idle sleep per update
+    assert wall > waiting
+    if not pg:
+        wall, waiting, cpu, wakeups = map(float, rows["PostgreSQL"])
+        assert waiting > 0 and wakeups >= 2  # at least the turn's two round trips
