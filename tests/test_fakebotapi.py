@@ -19,7 +19,9 @@ from telegram import (
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputMediaDocument,
     KeyboardButton,
+    Message,
     ReplyKeyboardMarkup,
     Update,
 )
@@ -156,6 +158,26 @@ async def test_edit_rules_match_telegram(fake: FakeBotAPI, bot: Bot) -> None:
         await bot.edit_message_text("x", USER, 999)
     await bot.edit_message_reply_markup(USER, sent.message_id, reply_markup=keyboard(("B", "b")))
     assert fake.last(USER).labels == ["B"]
+
+
+async def test_edit_message_media_replaces_a_file(fake: FakeBotAPI, bot: Bot) -> None:
+    """editMessageMedia puts a new upload (attach://) and caption in the same message."""
+    fake.user_sends(USER, "hi")
+    doc = await bot.send_document(USER, b"a\n1\n", filename="old.csv", caption="Old")
+    new = InputMediaDocument(b"a\n2\n", filename="new.csv", caption="New")
+    edited = await bot.edit_message_media(new, USER, doc.message_id)
+    assert isinstance(edited, Message) and edited.document is not None
+    assert edited.document.file_name == "new.csv" and edited.caption == "New"
+    stored = fake.message(USER, doc.message_id)
+    assert stored.document is not None and stored.document.data == b"a\n2\n"
+    assert stored.edited and stored.history == ["Old"]
+    with pytest.raises(BadRequest, match=r"(?i)message to edit not found"):
+        await bot.edit_message_media(new, USER, 999)
+    for media in ({"type": "document"}, {"type": "sticker", "media": "attach://f"}):
+        status, body = await raw_call(
+            fake, "editMessageMedia", chat_id=USER, message_id=doc.message_id, media=media
+        )
+        assert status == 400 and "can't parse InputMedia" in body["description"]
 
 
 async def test_validation_errors(fake: FakeBotAPI, bot: Bot) -> None:

@@ -2,13 +2,16 @@
 
 ``/delete`` (``Turn.erase``, ``Store.erase_person``) and the retention purge both delete through
 ``delete_conversations``. Each team-chat card already posted gets an outbox item that edits it
-down to its reference code (it survives restarts and Telegram faults), earlier audit lines lose
-the reference code they named, and outbox items still named after it are dropped.
+down to its reference code (it survives restarts and Telegram faults); each burst's CSV file that
+listed an erased referral gets one that replaces the file with one of the referrals still there.
+Earlier audit lines lose the reference code they named, and outbox items still named after it
+are dropped.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -25,6 +28,8 @@ _CHUNK = 500
 
 #: The outbox kind that redacts a team-chat card (``bot.team.CARD_REDACTION``).
 CARD_REDACTION = "card_redaction"
+#: The outbox kind that replaces a burst's CSV file without the erased (``bot.team``).
+DIGEST_REDACTION = "digest_redaction"
 
 #: The tables an erasure counts, and deletes from.
 COUNTED = (
@@ -45,9 +50,26 @@ def redaction_row(
 ) -> dict[str, Any]:
     """The outbox row that edits a referral's team-chat card down to its reference code."""
     payload = {"ref": ref, "message_id": message_id, "reason": reason}
+    return _outbox_row(CARD_REDACTION, f"redact:{message_id}", payload, at, encrypt)
+
+
+def digest_redaction_row(
+    message_id: int, reason: str, at: Any, encrypt: Callable[[str], str]
+) -> dict[str, Any]:
+    """The outbox row that replaces a burst's CSV file (``message_id``) with one of the
+    referrals it still lists. Each erasure queues its own (a random key: nothing in it points
+    back to the erased referral)."""
+    payload = {"message_id": message_id, "reason": reason}
+    key = f"redact-digest:{message_id}:{secrets.token_hex(8)}"
+    return _outbox_row(DIGEST_REDACTION, key, payload, at, encrypt)
+
+
+def _outbox_row(
+    kind: str, key: str, payload: dict[str, Any], at: Any, encrypt: Callable[[str], str]
+) -> dict[str, Any]:
     return {
-        "kind": CARD_REDACTION,
-        "dedupe_key": f"redact:{message_id}",
+        "kind": kind,
+        "dedupe_key": key,
         "conversation_id": None,
         "payload_enc": encrypt(json.dumps(payload)),
         "status": "pending",
@@ -73,14 +95,16 @@ def delete_conversations(
     cids = ids if isinstance(ids, list) else list(conn.execute(ids).scalars())
     counts = dict.fromkeys(COUNTED, 0)
     cards: list[tuple[str, int | None]] = []
+    digests: set[int] = set()  # the burst CSV files that list an erased referral
     for start in range(0, len(cids), _CHUNK):
         chunk = cids[start : start + _CHUNK]
         refs = conn.execute(
-            select(_R.c.id, _R.c.ref_code, _R.c.card_message_id).where(
+            select(_R.c.id, _R.c.ref_code, _R.c.card_message_id, _R.c.digest_message_id).where(
                 _R.c.conversation_id.in_(chunk)
             )
         ).all()
         cards.extend((r.ref_code, r.card_message_id) for r in refs)
+        digests.update(r.digest_message_id for r in refs if r.digest_message_id is not None)
         if refs:
             history = m.referral_history
             counts["referral_status_history"] += conn.execute(
@@ -92,6 +116,9 @@ def delete_conversations(
             ).rowcount
         counts["conversations"] += conn.execute(delete(_C).where(_C.c.id.in_(chunk))).rowcount
     _queue_redactions(conn, cards, reason, at, encrypt)
+    if digests:
+        rows = [digest_redaction_row(mid, reason, at, encrypt) for mid in sorted(digests)]
+        conn.execute(insert(_O), rows)
     return Erasure(counts, cards)
 
 

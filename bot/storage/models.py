@@ -194,6 +194,8 @@ class Referral(Base):
     acknowledged_at: Mapped[datetime | None]
     reminded_at: Mapped[datetime | None]
     card_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    #: The team-chat CSV file of a burst's digest that lists this referral (it has no card).
+    digest_message_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class ReferralStatusChange(Base):

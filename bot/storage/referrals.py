@@ -51,6 +51,11 @@ class Referrals:
             stmt = stmt.where(_R.c.status.in_(list(statuses)))
         return await self.db.run(lambda c: self._details(c, c.execute(stmt).all()), write=False)
 
+    async def referrals_in_digest(self, message_id: int) -> list[ReferralDetails]:
+        """The referrals, still here, that the digest CSV file ``message_id`` lists."""
+        stmt = _referral_query().where(_R.c.digest_message_id == message_id).order_by(_R.c.id)
+        return await self.db.run(lambda c: self._details(c, c.execute(stmt).all()), write=False)
+
     def _details(self, conn: Connection, rows: Sequence[Any]) -> list[ReferralDetails]:
         if not rows:
             return []
@@ -229,6 +234,16 @@ class Referrals:
         referral no longer exists (erased meanwhile: the card must be redacted)."""
         stmt = update(_R).where(_R.c.ref_code == ref_code).values(card_message_id=message_id)
         return bool(await self.db.run(lambda c: c.execute(stmt).rowcount))
+
+    async def set_digest_message(self, ref_codes: Sequence[str], message_id: int) -> int:
+        """Remember the team-chat CSV file that lists these referrals; how many still exist
+        (fewer than asked: some were erased while the file was on its way)."""
+        stmt = (
+            update(_R)
+            .where(_R.c.ref_code.in_(list(ref_codes)))
+            .values(digest_message_id=message_id)
+        )
+        return int(await self.db.run(lambda c: c.execute(stmt).rowcount))
 
     async def referrals_to_remind(self, hours: int) -> list[str]:
         """Codes of referrals nobody acknowledged within ``hours`` and not reminded since."""

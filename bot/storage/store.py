@@ -95,6 +95,8 @@ class Store:
         self.acknowledge = referrals.acknowledge
         self.record_contact_attempt = referrals.record_contact_attempt
         self.set_card_message = referrals.set_card_message
+        self.set_digest_message = referrals.set_digest_message
+        self.referrals_in_digest = referrals.referrals_in_digest
         self.referrals_to_remind = referrals.referrals_to_remind
         self.mark_reminded = referrals.mark_reminded
         self.audit = audit.audit

@@ -23,6 +23,11 @@ kind                        dedupe key           payload / what it does
 ``card_redaction``          ``redact:<msg id>``  ``{"ref", "message_id", "reason"}``: edit a
                                                  card down to its reference code after an
                                                  erasure (``erased``) or a purge (``expired``)
+``digest_redaction``        ``redact-digest:...`` ``{"message_id", "reason"}``: replace a
+                                                 burst's CSV file in the team chat with one of
+                                                 the referrals it still lists, after an
+                                                 erasure or a purge took one of them (key:
+                                                 the message id and a random part)
 ``wecom_card``              ``wecom:<ref>``      ``{"ref"}``: the WeCom robot's card (patient
                                                  side, when ``WECOM_ROBOT_KEY`` is set)
 ``wecom_digest``            ``wecom:digest:...`` ``{"refs", "part", "parts", "total"}``: one
@@ -43,6 +48,7 @@ REFERRAL_DIGEST = "referral_digest"
 DIGEST_CSV = "referral_digest_csv"
 TEAM_REMINDER = "team_reminder"
 CARD_REDACTION = "card_redaction"  # = bot.storage.retention.CARD_REDACTION
+DIGEST_REDACTION = "digest_redaction"  # = bot.storage.erasure.DIGEST_REDACTION
 CARD_EDIT = "card_edit"
 
 #: Kinds that go to the team chat (paced together, within Telegram's group limit).
@@ -52,6 +58,7 @@ __all__ = [
     "CARD_EDIT",
     "CARD_REDACTION",
     "DIGEST_CSV",
+    "DIGEST_REDACTION",
     "PATIENT_NOTICE",
     "REFERRAL_CARD",
     "REFERRAL_DIGEST",

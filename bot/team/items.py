@@ -11,7 +11,14 @@ from datetime import datetime
 
 from bot.i18n import get_catalogs
 from bot.storage.store import OutboxItem, ReferralDetails, Store
-from bot.team import CARD_REDACTION, DIGEST_CSV, REFERRAL_CARD, REFERRAL_DIGEST, TEAM_REMINDER
+from bot.team import (
+    CARD_REDACTION,
+    DIGEST_CSV,
+    DIGEST_REDACTION,
+    REFERRAL_CARD,
+    REFERRAL_DIGEST,
+    TEAM_REMINDER,
+)
 from bot.team.card_edits import edit_card
 from bot.team.cards import TeamTexts, Text, escape, patient_notice, team_time
 from bot.team.export import referrals_csv
@@ -86,15 +93,20 @@ class ItemSenders:
             await self.telegram.send_team_text(text)
 
     async def digest_csv(self, refs: Sequence[str]) -> None:
-        """The burst's CSV file, of the referrals that still have no card."""
+        """The burst's CSV file, of the referrals that still have no card; each of them
+        remembers the file, so that erasing one replaces it (``redact_digest``)."""
         found = await self.undelivered(refs)
         if found:
-            stamp = team_time(self._clock()).replace(" ", "-").replace(":", "")
-            await self.telegram.send_team_document(
-                f"referrals-digest-{stamp}.csv",
+            message_id = await self.telegram.send_team_document(
+                digest_filename(self._clock()),
                 referrals_csv(found, self.texts),
                 self.texts.digest_caption(len(found)),
             )
+            kept = await self.store.set_digest_message([d.ref_code for d in found], message_id)
+            if kept < len(found):  # erased while the file was on its way
+                key = f"redact-digest:{message_id}:on-its-way"
+                payload = {"message_id": message_id, "reason": "erased"}
+                await self.store.enqueue(DIGEST_REDACTION, key, payload)
 
     async def queue_digest(self, refs: list[str]) -> None:
         """Queue one digest card and one CSV file for the team chat."""
@@ -138,12 +150,28 @@ class ItemSenders:
         await self.telegram.send_to_person(chat_id, text)
 
     async def redact(self, item: OutboxItem) -> None:
-        """Edit a card of a referral that no longer exists down to its reference code."""
+        """Edit a card of a referral that no longer exists down to its reference code, or
+        replace a burst's CSV file that listed one."""
         payload = item.payload
+        if item.kind == DIGEST_REDACTION:
+            await self.redact_digest(int(payload["message_id"]), str(payload.get("reason", "")))
+            return
         ref = str(payload.get("ref", ""))
         reason = str(payload.get("reason", "erased"))
         text = redaction(self.texts, ref, reason)
         await self.telegram.redact_card(int(payload["message_id"]), text)
+
+    async def redact_digest(self, message_id: int, reason: str) -> None:
+        """Replace the CSV file ``message_id`` with one of the referrals it still lists, its
+        caption saying why the others are gone."""
+        kept = await self.store.referrals_in_digest(message_id)
+        caption = f"{self.texts.digest_caption(len(kept))}\n{removal_reason(self.texts, reason)}"
+        await self.telegram.replace_team_document(
+            message_id,
+            digest_filename(self._clock()),
+            referrals_csv(kept, self.texts),
+            caption,
+        )
 
     async def card_edit(self, item: OutboxItem) -> None:
         """Show a status set in the web console on the card in the team chat."""
@@ -164,11 +192,20 @@ def digest_key(refs: Sequence[str]) -> str:
     return hashlib.sha256(",".join(sorted(refs)).encode()).hexdigest()[:24]
 
 
-def redaction(texts: TeamTexts, ref: str, reason: str) -> Text:
-    """What a redacted card says: the reference code and why the rest is gone, nothing else."""
+def digest_filename(now: datetime) -> str:
+    """A burst's CSV file name, stamped in the team's time."""
+    return f"referrals-digest-{team_time(now).replace(' ', '-').replace(':', '')}.csv"
+
+
+def removal_reason(texts: TeamTexts, reason: str) -> str:
+    """Why a referral's details left the team chat: an erasure or the retention period."""
     t = texts.t
     if reason == "expired":
-        why = t.gettext("Removed: the retention period for this referral has ended.")
-    else:
-        why = t.gettext("Erased at the patient's request.")
+        return t.gettext("Removed: the retention period for this referral has ended.")
+    return t.gettext("Erased at the patient's request.")
+
+
+def redaction(texts: TeamTexts, ref: str, reason: str) -> Text:
+    """What a redacted card says: the reference code and why the rest is gone, nothing else."""
+    why = removal_reason(texts, reason)
     return Text(f"{ref}\n{why}", f"<b>{escape(ref)}</b>\n{escape(why)}")

@@ -38,6 +38,7 @@ from bot.team import (
     CARD_EDIT,
     CARD_REDACTION,
     DIGEST_CSV,
+    DIGEST_REDACTION,
     PATIENT_NOTICE,
     REFERRAL_CARD,
     REFERRAL_DIGEST,
@@ -69,7 +70,7 @@ log = logging.getLogger(__name__)
 
 #: Kinds retried for ever (the team must get every referral).
 NEVER_GIVE_UP = frozenset(
-    {REFERRAL_CARD, REFERRAL_DIGEST, DIGEST_CSV, TEAM_REMINDER, CARD_REDACTION}
+    {REFERRAL_CARD, REFERRAL_DIGEST, DIGEST_CSV, TEAM_REMINDER, CARD_REDACTION, DIGEST_REDACTION}
 )
 
 
@@ -170,7 +171,7 @@ class OutboxWorker:
             lanes.append(self._lane((PATIENT_NOTICE,), items.notice))
             if self.team_pacer is not None:
                 lanes.append(self._paced_lane(self._telegram_route(self.team_pacer)))
-                lanes.append(self._lane((CARD_REDACTION,), items.redact))
+                lanes.append(self._lane((CARD_REDACTION, DIGEST_REDACTION), items.redact))
                 lanes.append(self._lane((CARD_EDIT,), items.card_edit))
             else:
                 log.warning("STUDY_TEAM_CHAT_ID is not set: referral cards wait in the outbox")

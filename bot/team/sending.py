@@ -44,6 +44,13 @@ class Sender(Protocol):
         fine); raise SendError when it should be tried again."""
         ...
 
+    async def replace_team_document(
+        self, message_id: int, filename: str, data: bytes, caption: str
+    ) -> None:
+        """Replace the file of a team-chat message (a message already gone is fine); raise
+        SendError when it should be tried again."""
+        ...
+
     async def update_card(self, message_id: int, card: Card) -> None:
         """Show a card's new state in place; raise SendError to be tried again."""
         ...

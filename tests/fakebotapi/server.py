@@ -192,6 +192,7 @@ class FakeBotAPI:
             "editMessageText": self._edit_message_text,
             "editMessageCaption": self._edit_message_caption,
             "editMessageReplyMarkup": self._edit_message_reply_markup,
+            "editMessageMedia": self._edit_message_media,
             "deleteMessage": self._delete_message,
             "answerCallbackQuery": self._answer_callback_query,
             "sendChatAction": self._send_chat_action,
@@ -989,6 +990,33 @@ class FakeBotAPI:
         text, entities = check_text(raw, parse_mode, p.obj("caption_entities"), caption=True)
         markup = check_reply_markup(p.obj("reply_markup"))
         return self._edit(chat, msg, markup, text=(text, raw, parse_mode, entities))
+
+    def _edit_message_media(self, p: Params, uploads: dict[str, Upload]) -> JSONDict:
+        """Bot API: edit a document or photo message, or add media to a text message;
+        ``media`` is an InputMedia whose file is a file_id, a URL or ``attach://<name>``
+        (a part of the same multipart request). The media's caption replaces the old one."""
+        chat, msg = self._editable(p)
+        media = p.obj("media")
+        if not isinstance(media, dict) or not media.get("media"):
+            raise bad_request("can't parse InputMedia: media is not specified")
+        kind = media.get("type")
+        if kind not in ("document", "photo"):
+            raise bad_request(f"can't parse InputMedia: unsupported media type {kind!r}")
+        stored = self._file_param(Params({kind: media["media"]}), uploads, str(kind))
+        raw, parse_mode = str(media.get("caption") or ""), media.get("parse_mode")
+        text, entities = check_text(raw, parse_mode, media.get("caption_entities"), caption=True)
+        markup = check_reply_markup(p.obj("reply_markup"))
+        if markup is not None and not is_inline(markup):
+            raise bad_request("inline keyboard expected")
+        msg.history.append(msg.text)
+        msg.document = stored if kind == "document" else None
+        msg.photo = stored if kind == "photo" else None
+        msg.text, msg.raw_text, msg.parse_mode, msg.entities = text, raw, parse_mode, entities
+        msg.reply_markup = markup
+        msg.edited = True
+        msg.edit_date = now()
+        self._outbox.append(msg)
+        return self._message_json(chat, msg)
 
     def _edit_message_reply_markup(self, p: Params, uploads: dict[str, Upload]) -> JSONDict:
         chat, msg = self._editable(p)

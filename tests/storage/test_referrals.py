@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 
 from bot.storage import ReferralNotFoundError, StaleStatusError, Store
+from bot.storage.erasure import DIGEST_REDACTION
 from bot.storage.models import OPEN_REFERRAL_STATUSES
 from tests.storage.conftest import Clock, record
 
@@ -105,3 +107,37 @@ async def test_open_referrals_export_and_reminders(store: Store, clock: Clock) -
         ("needs_review", "enrolled"),
         ("needs_review", "new"),
     ]
+
+
+async def test_erasing_a_referral_of_a_burst_csv_queues_the_file_s_replacement(
+    store: Store,
+) -> None:
+    codes = [await refer(store, 31 + n, 10 + n) for n in range(3)]
+    assert await store.set_digest_message(codes, 7001) == 3
+    assert [d.ref_code for d in await store.referrals_in_digest(7001)] == codes
+    await store.set_digest_message(["CZ-NONE-0000"], 7002)  # not a referral: nothing set
+    assert await store.referrals_in_digest(7002) == []
+
+    await store.erase_person("tg:32")
+    left = await store.referrals_in_digest(7001)
+    assert [d.ref_code for d in left] == [codes[0], codes[2]]
+    items = await store.claim_outbox("w", 10, kinds=[DIGEST_REDACTION])
+    assert [(i.kind, i.payload) for i in items] == [
+        (DIGEST_REDACTION, {"message_id": 7001, "reason": "erased"})
+    ]
+    assert codes[1] not in str(items[0].payload)  # the erased code is not kept in the item
+    await store.erase_person("tg:31")  # a second erasure of the same file: its own item
+    again = await store.claim_outbox("w", 10, kinds=[DIGEST_REDACTION])
+    assert [i.payload["message_id"] for i in again] == [7001]
+    await store.erase_person("tg:31")  # nobody left to erase: nothing queued
+    assert await store.claim_outbox("w", 10, kinds=[DIGEST_REDACTION]) == []
+
+
+async def test_the_end_of_retention_replaces_a_burst_csv_too(store: Store, clock: Clock) -> None:
+    codes = [await refer(store, 41 + n, 20 + n) for n in range(2)]
+    await store.set_digest_message(codes, 7003)
+    clock.now += timedelta(days=400)
+    await store.purge(clock.now, 30, referral_days=365)
+    assert await store.referrals_in_digest(7003) == []
+    items = await store.claim_outbox("w", 10, kinds=[DIGEST_REDACTION])
+    assert [i.payload for i in items] == [{"message_id": 7003, "reason": "expired"}]

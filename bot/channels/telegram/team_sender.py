@@ -15,7 +15,14 @@ import warnings
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from telegram import Bot, InlineKeyboardMarkup, InputFile, Message, ReplyParameters
+from telegram import (
+    Bot,
+    InlineKeyboardMarkup,
+    InputFile,
+    InputMediaDocument,
+    Message,
+    ReplyParameters,
+)
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
@@ -151,6 +158,26 @@ class TelegramSender:
         """Edit a card down to ``text`` without buttons (edits are not paced: they do not
         count against the group limit). A card already gone or already redacted is done."""
         await self._outbox_edit(message_id, text.html, None)
+
+    async def replace_team_document(
+        self, message_id: int, filename: str, data: bytes, caption: str
+    ) -> None:
+        """Put a new file in a team-chat message (``editMessageMedia``; not paced: an edit
+        sends no message). A message already gone counts as done."""
+        chat_id = self.team_chat_id
+        if chat_id is None:
+            raise SendError("STUDY_TEAM_CHAT_ID is not set", permanent=True)
+        # bytes, not an InputFile: PTB then uploads it as a part named by ``attach://``
+        media = InputMediaDocument(data, filename=filename, caption=clip(caption, MAX_CAPTION))
+        try:
+            await self.bot.edit_message_media(
+                media, chat_id=chat_id, message_id=message_id, read_timeout=60, write_timeout=60
+            )
+        except BadRequest as exc:
+            if not any(s in exc.message for s in ("not modified", "not found")):
+                raise send_error(exc) from None
+        except TelegramError as exc:
+            raise send_error(exc) from None
 
     async def update_card(self, message_id: int, card: Card) -> None:
         """The outbox's card edit (a status set in the web console): retried on errors."""
