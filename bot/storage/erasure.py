@@ -87,7 +87,8 @@ def delete_conversations(
     encrypt: Callable[[str], str],
 ) -> Erasure:
     """Delete the conversations ``ids`` selects (or lists) and every row that hangs off them,
-    and queue the redaction of their posted cards (``reason``: ``erased`` or ``expired``).
+    and queue the redaction of their posted cards and burst CSV files (``reason``: ``erased``
+    or ``expired``).
 
     Children are deleted explicitly (not only by ON DELETE CASCADE) so the counts are exact on
     both databases.
@@ -115,23 +116,23 @@ def delete_conversations(
                 delete(table).where(table.c.conversation_id.in_(chunk))
             ).rowcount
         counts["conversations"] += conn.execute(delete(_C).where(_C.c.id.in_(chunk))).rowcount
-    _queue_redactions(conn, cards, reason, at, encrypt)
-    if digests:
-        rows = [digest_redaction_row(mid, reason, at, encrypt) for mid in sorted(digests)]
-        conn.execute(insert(_O), rows)
+    _queue_redactions(conn, cards, digests, reason, at, encrypt)
     return Erasure(counts, cards)
 
 
 def _queue_redactions(
     conn: Connection,
     cards: list[tuple[str, int | None]],
+    digests: set[int],
     reason: str,
     at: datetime,
     encrypt: Callable[[str], str],
 ) -> None:
-    """Queue a redaction for each card that was posted; scrub the codes from the audit log
-    and drop outbox items still named after them."""
+    """Queue a redaction for each card that was posted and each burst CSV file that listed
+    an erased referral; scrub the codes from the audit log and drop outbox items still named
+    after them."""
     rows = [redaction_row(ref, mid, reason, at, encrypt) for ref, mid in cards if mid is not None]
+    rows += [digest_redaction_row(mid, reason, at, encrypt) for mid in sorted(digests)]
     if rows:
         conn.execute(insert(_O), rows)
     codes = [ref for ref, _mid in cards]
