@@ -171,6 +171,9 @@ async def test_edit_message_media_replaces_a_file(fake: FakeBotAPI, bot: Bot) ->
     stored = fake.message(USER, doc.message_id)
     assert stored.document is not None and stored.document.data == b"a\n2\n"
     assert stored.edited and stored.history == ["Old"]
+    same = InputMediaDocument(edited.document.file_id, caption="New")  # the file it shows
+    with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
+        await bot.edit_message_media(same, USER, doc.message_id)
     with pytest.raises(BadRequest, match=r"(?i)message to edit not found"):
         await bot.edit_message_media(new, USER, 999)
     for media in ({"type": "document"}, {"type": "sticker", "media": "attach://f"}):

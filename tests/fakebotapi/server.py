@@ -1008,6 +1008,11 @@ class FakeBotAPI:
         markup = check_reply_markup(p.obj("reply_markup"))
         if markup is not None and not is_inline(markup):
             raise bad_request("inline keyboard expected")
+        current = msg.document if kind == "document" else msg.photo
+        same_file = current is not None and current.file_id == stored.file_id
+        same_caption = (text, entities) == (msg.text, msg.entities)
+        if same_file and same_caption and markup == msg.reply_markup:
+            raise bad_request(NOT_MODIFIED)
         msg.history.append(msg.text)
         msg.document = stored if kind == "document" else None
         msg.photo = stored if kind == "photo" else None
