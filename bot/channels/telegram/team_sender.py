@@ -157,49 +157,46 @@ class TelegramSender:
     async def redact_card(self, message_id: int, text: Text) -> None:
         """Edit a card down to ``text`` without buttons (edits are not paced: they do not
         count against the group limit). A card already gone or already redacted is done."""
-        await self._outbox_edit(message_id, text.html, None)
+        await self._outbox_edit(lambda chat: self._edit_text(chat, message_id, text.html, None))
 
     async def replace_team_document(
         self, message_id: int, filename: str, data: bytes, caption: str
     ) -> None:
         """Put a new file in a team-chat message (``editMessageMedia``; not paced: an edit
         sends no message). A message already gone counts as done."""
-        chat_id = self.team_chat_id
-        if chat_id is None:
-            raise SendError("STUDY_TEAM_CHAT_ID is not set", permanent=True)
         # bytes, not an InputFile: PTB then uploads it as a part named by ``attach://``
         media = InputMediaDocument(data, filename=filename, caption=clip(caption, MAX_CAPTION))
-        try:
-            await self.bot.edit_message_media(
-                media, chat_id=chat_id, message_id=message_id, read_timeout=60, write_timeout=60
+        await self._outbox_edit(
+            lambda chat: self.bot.edit_message_media(
+                media, chat_id=chat, message_id=message_id, read_timeout=60, write_timeout=60
             )
-        except BadRequest as exc:
-            if not any(s in exc.message for s in ("not modified", "not found")):
-                raise send_error(exc) from None
-        except TelegramError as exc:
-            raise send_error(exc) from None
+        )
 
     async def update_card(self, message_id: int, card: Card) -> None:
         """The outbox's card edit (a status set in the web console): retried on errors."""
-        await self._outbox_edit(message_id, card.html, card_keyboard(card))
+        markup = card_keyboard(card)
+        await self._outbox_edit(lambda chat: self._edit_text(chat, message_id, card.html, markup))
 
-    async def _outbox_edit(
-        self, message_id: int, html: str, markup: InlineKeyboardMarkup | None
-    ) -> None:
+    def _edit_text(
+        self, chat_id: int, message_id: int, html: str, markup: InlineKeyboardMarkup | None
+    ) -> Awaitable[Message | bool]:
+        return self.bot.edit_message_text(
+            html,
+            chat_id=chat_id,
+            message_id=message_id,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            disable_web_page_preview=True,
+        )
+
+    async def _outbox_edit(self, edit: Callable[[int], Awaitable[Message | bool]]) -> None:
         """Edit a team-chat message for the outbox: errors become ``SendError``s to retry;
-        a message already gone or already showing ``html`` counts as done."""
+        a message already gone or already showing the change counts as done."""
         chat_id = self.team_chat_id
         if chat_id is None:
             raise SendError("STUDY_TEAM_CHAT_ID is not set", permanent=True)
         try:
-            await self.bot.edit_message_text(
-                html,
-                chat_id=chat_id,
-                message_id=message_id,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup,
-                disable_web_page_preview=True,
-            )
+            await edit(chat_id)
         except BadRequest as exc:
             if not any(s in exc.message for s in ("not modified", "not found")):
                 raise send_error(exc) from None
